@@ -1,0 +1,702 @@
+/*
+ * pg_client.c — a PostgreSQL client session: accept, startup packet, TLS
+ * upgrade, authentication, getting a server from the pool, applying the
+ * client's startup parameters on it, and closing. The byte relay of an
+ * established session is pg_relay.c's.
+ */
+#include "proxy/pg/pg_client.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pool/pg_server.h"
+#include "proxy/pg/pg_cancel.h"
+#include "proxy/pg/pg_evbuf.h"
+#include "proxy/pg/pg_relay.h"
+#include "proxy/proxy.h"
+#include "proxy/tls.h"
+#include "util/log.h"
+
+#define CLIENT_STATE_NAME(name) #name,
+static const char *const client_state_names[] = { CLIENT_STATES(CLIENT_STATE_NAME) };
+#undef CLIENT_STATE_NAME
+
+/* Messages during login are small; refuse big ones before buffering them. */
+#define LOGIN_MAX_MESSAGE 65536
+
+static void client_read_cb(struct bufferevent *bev, void *arg);
+static void pg_client_linger(struct pg_client *c);
+static void client_write_cb(struct bufferevent *bev, void *arg);
+static void client_event_cb(struct bufferevent *bev, short what, void *arg);
+static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void on_server(struct pool_waiter *wt, struct server *s);
+static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const char *msg);
+
+const char *client_state_name(enum client_state st) { return client_state_names[st]; }
+
+void client_set_state(struct pg_client *c, enum client_state st)
+{
+	log_debug("client %u (%s): %s -> %s", c->id, c->addr, client_state_name(c->state),
+		  client_state_name(st));
+	c->state = st;
+}
+
+static void timer_start(struct pg_client *c, int64_t ms)
+{
+	evtimer_del(c->timer);
+	if (ms <= 0)
+		return;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(c->timer, &tv);
+}
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, cap, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, cap, "unix");
+	}
+}
+
+/* Send an ErrorResponse without closing. */
+static void send_error(struct pg_client *c, const char *severity, const char *sqlstate,
+		       const char *msg)
+{
+	struct buf b;
+	buf_init(&b);
+	pgc_put_error(&b, severity, sqlstate, msg);
+	pg_bev_send(c->bev, &b);
+	buf_free(&b);
+}
+
+static const int64_t default_login_timeout_ms = 10000;
+
+/* The login timeout that applies before we know the client's cluster:
+ * the listener's cluster's, or the default. */
+static int64_t login_timeout(const struct pg_client *c)
+{
+	if (c->listen->cluster) {
+		const struct cfg_cluster *cl = cfg_find_cluster(c->cfg, c->listen->cluster);
+		if (cl)
+			return cl->settings.client_login_timeout_ms;
+	}
+	return default_login_timeout_ms;
+}
+
+void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
+		      const struct sockaddr *sa, int salen)
+{
+	struct proxy *px = w->proxy;
+	struct pg_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->id = ++w->next_client_id * 64 + (uint32_t)w->id;
+	c->state = CL_STARTUP;
+	c->listen = listen;
+	c->cfg = cfg_ref(w->cfg);
+	c->tls = tls_contexts_ref(w->tls);
+	list_init(&c->waiter.node);
+	list_init(&c->dead_node);
+	c->waiter.on_server = on_server;
+	c->waiter.on_error = on_server_error;
+	format_addr(sa, c->addr, sizeof(c->addr));
+	list_add_tail(&w->clients, &c->node);
+	atomic_fetch_add(&px->n_clients, 1);
+
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(w->base, client_timer_cb, c);
+	if (!c->bev || !c->timer) {
+		if (!c->bev)
+			close(fd);
+		pg_client_close(c, NULL, "out of memory");
+		return;
+	}
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+	pg_relay_set_watermarks(c->bev);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	timer_start(c, login_timeout(c));
+
+	int limit = c->cfg->global.max_client_conn;
+	if (atomic_load(&px->n_clients) > limit) {
+		pg_client_close(c, "53300", "too many clients: max_client_conn (%d) reached", limit);
+		return;
+	}
+	if (atomic_load(&px->shutting_down)) {
+		pg_client_close(c, "57P01", "the proxy is shutting down");
+		return;
+	}
+	log_debug("client %u: connected from %s on %s", c->id, c->addr, listen->name);
+}
+
+void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt, ...)
+{
+	if (c->state == CL_CLOSED)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sqlstate) {
+		log_info("client %u (%s user=%s db=%s): closing: %s (%s)", c->id, c->addr,
+			 c->user ? c->user : "-", c->database ? c->database : "-", msg, sqlstate);
+	} else {
+		log_debug("client %u (%s): closing: %s", c->id, c->addr, msg);
+	}
+	if (c->pool)
+		pool_cancel_wait(c->pool, &c->waiter);
+	if (c->server) {
+		struct server *s = c->server;
+		c->server = NULL;
+		/* Clean only when nothing is in flight in either direction. */
+		bool clean = c->state == CL_ACTIVE && c->outstanding == 0 && c->c2s_left == 0 &&
+			     c->s2c_left == 0 &&
+			     evbuffer_get_length(bufferevent_get_input(s->bev)) == 0;
+		pool_release(s, clean, c->pool_mode == CFG_POOL_SESSION);
+	}
+	if (c->cancel_pid)
+		cancel_unregister(&c->w->proxy->cancels, c->cancel_pid);
+	client_set_state(c, CL_CLOSED);
+	if (c->timer)
+		evtimer_del(c->timer);
+	list_del(&c->node);
+	atomic_fetch_sub(&c->w->proxy->n_clients, 1);
+	if (c->bev && sqlstate) {
+		/* Flush the error, then close: disable reading and close once
+		 * the output is written (or at once if it cannot be). */
+		send_error(c, "FATAL", sqlstate, msg);
+		bufferevent_disable(c->bev, EV_READ);
+		pg_client_linger(c);
+		return;
+	}
+	list_add_tail(&c->w->dead, &c->dead_node);
+	worker_schedule_reap(c->w);
+}
+
+/* A closed client whose last error is still being written: free it once
+ * the output is flushed, the peer is gone, or a second has passed. */
+static void linger_done(struct pg_client *c)
+{
+	if (c->timer)
+		evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	list_add_tail(&c->w->dead, &c->dead_node);
+	worker_schedule_reap(c->w);
+}
+
+static void linger_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		linger_done(arg);
+}
+
+static void linger_event_cb(struct bufferevent *bev, short what, void *arg) { linger_done(arg); }
+
+static void linger_timer_cb(evutil_socket_t fd, short what, void *arg) { linger_done(arg); }
+
+static void pg_client_linger(struct pg_client *c)
+{
+	bufferevent_setcb(c->bev, NULL, linger_write_cb, linger_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_WRITE);
+	if (c->timer) {
+		event_free(c->timer);
+		c->timer = evtimer_new(c->w->base, linger_timer_cb, c);
+	}
+	if (c->timer) {
+		struct timeval tv = { 1, 0 };
+		evtimer_add(c->timer, &tv);
+	}
+}
+
+static void free_params(struct client_param *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(p[i].key);
+		free(p[i].value);
+	}
+}
+
+void pg_client_reap(struct list *dead)
+{
+	struct list *n;
+	while ((n = list_pop(dead))) {
+		struct pg_client *c = container_of(n, struct pg_client, dead_node);
+		if (c->bev)
+			bufferevent_free(c->bev);
+		if (c->timer)
+			event_free(c->timer);
+		pg_auth_clear(&c->auth);
+		free_params(c->want, c->n_want);
+		free_params(c->seen, c->n_seen);
+		free(c->user);
+		free(c->database);
+		tls_contexts_unref(c->tls);
+		cfg_unref(c->cfg);
+		free(c);
+	}
+}
+
+static int param_add(struct client_param *arr, int *n, const char *k, const char *v)
+{
+	for (int i = 0; i < *n; i++) {
+		if (strcmp(arr[i].key, k) == 0) {
+			char *nv = strdup(v);
+			if (!nv)
+				return -1;
+			free(arr[i].value);
+			arr[i].value = nv;
+			return 0;
+		}
+	}
+	if (*n == CLIENT_MAX_PARAMS)
+		return -1;
+	arr[*n].key = strdup(k);
+	arr[*n].value = strdup(v);
+	if (!arr[*n].key || !arr[*n].value) {
+		free(arr[*n].key);
+		free(arr[*n].value);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+const char *pg_client_seen(const struct pg_client *c, const char *key)
+{
+	for (int i = 0; i < c->n_seen; i++)
+		if (strcmp(c->seen[i].key, key) == 0)
+			return c->seen[i].value;
+	return NULL;
+}
+
+void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value)
+{
+	param_add(c->seen, &c->n_seen, key, value);
+}
+
+/* "-c name=value" and "--name=value" settings in the `options` parameter,
+ * as libpq's PGOPTIONS carries them. Backslash escapes a space. */
+static int parse_options(struct pg_client *c, const char *opts)
+{
+	const char *p = opts;
+	char word[1024];
+	bool expect_c = false;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		size_t n = 0;
+		while (*p && *p != ' ' && *p != '\t') {
+			if (*p == '\\' && p[1])
+				p++;
+			if (n + 1 >= sizeof(word))
+				return -1;
+			word[n++] = *p++;
+		}
+		word[n] = '\0';
+		const char *setting = NULL;
+		if (expect_c) {
+			setting = word;
+			expect_c = false;
+		} else if (strcmp(word, "-c") == 0) {
+			expect_c = true;
+			continue;
+		} else if (strncmp(word, "-c", 2) == 0) {
+			setting = word + 2;
+		} else if (strncmp(word, "--", 2) == 0) {
+			setting = word + 2;
+		} else {
+			return -1;
+		}
+		char *eq = strchr(setting, '=');
+		if (!eq || eq == setting)
+			return -1;
+		*eq = '\0';
+		/* GUC names in options may use '-' for '_'. */
+		char key[sizeof(word)];
+		snprintf(key, sizeof(key), "%s", setting);
+		for (char *k = key; *k; k++)
+			if (*k == '-')
+				*k = '_';
+		if (param_add(c->want, &c->n_want, key, eq + 1) < 0)
+			return -1;
+	}
+	return expect_c ? -1 : 0;
+}
+
+/* Start TLS on the client connection after answering 'S'. */
+static void start_client_tls(struct pg_client *c)
+{
+	struct worker *w = c->w;
+	SSL *ssl = SSL_new(c->tls->accept_ctx);
+	int fd = ssl ? dup(bufferevent_getfd(c->bev)) : -1;
+	if (fd < 0) {
+		if (ssl)
+			SSL_free(ssl);
+		pg_client_close(c, "08006", "could not start TLS");
+		return;
+	}
+	bufferevent_free(c->bev);
+	c->bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		SSL_free(ssl);
+		close(fd);
+		pg_client_close(c, NULL, "could not start TLS");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+	pg_relay_set_watermarks(c->bev);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->tls_on = true;
+	client_set_state(c, CL_TLS_HANDSHAKE);
+}
+
+static void answer_byte(struct pg_client *c, char b)
+{
+	bufferevent_write(c->bev, &b, 1);
+}
+
+/* Everything after the client has proven who it is: find the pool and
+ * queue for a server. */
+void pg_client_request_server(struct pg_client *c)
+{
+	client_set_state(c, CL_WAIT_SERVER);
+	timer_start(c, c->cl->settings.query_wait_timeout_ms);
+	pool_acquire(c->pool, &c->waiter);
+}
+
+static int choose_pool(struct pg_client *c)
+{
+	const struct cfg_cluster *cl = c->cl;
+	if (cl->n_nodes == 0)
+		return -1;
+	/* Read/write routing is router/'s job (later); until then every
+	 * session goes to the primary, or the first node when there is none. */
+	const struct cfg_node *node = &cl->nodes[0];
+	const char *server_user = c->u->server_user ? c->u->server_user : c->u->name;
+	c->pool = pool_get(c->w->pools, &node->addr, cl->server_database, server_user,
+			   &cl->settings, c->cfg->global.max_packet_size);
+	if (!c->pool)
+		return -1;
+	struct pool_credentials cr = { 0 };
+	cr.password = c->u->server_password;
+	if (!cr.password && c->u->secret_kind == CFG_SECRET_PLAIN)
+		cr.password = c->u->password;
+	if (!cr.password && c->u->secret_kind == CFG_SECRET_MD5)
+		cr.md5_stored = c->u->password;
+	if (!cr.password && c->auth.have_client_key) {
+		cr.has_client_key = true;
+		memcpy(cr.client_key, c->auth.client_key, sizeof(cr.client_key));
+		cr.has_server_key = true;
+		memcpy(cr.server_key, c->auth.verifier.server_key, sizeof(cr.server_key));
+	}
+	/* Refresh: the config may have changed, or the key just became known. */
+	if (cr.password || cr.md5_stored || cr.has_client_key)
+		pool_set_credentials(c->pool, &cr);
+	return 0;
+}
+
+static void auth_done(struct pg_client *c)
+{
+	struct buf b;
+	buf_init(&b);
+	pgc_put_auth(&b, PGC_AUTH_OK, NULL, 0);
+	pg_bev_send(c->bev, &b);
+	buf_free(&b);
+	if (choose_pool(c) < 0) {
+		pg_client_close(c, "08006", "no server configured for database \"%s\"", c->database);
+		return;
+	}
+	if (cancel_register(&c->w->proxy->cancels, &c->cancel_pid, &c->cancel_key) < 0) {
+		pg_client_close(c, "53200", "out of memory");
+		return;
+	}
+	log_info("client %u (%s): login user=%s db=%s%s", c->id, c->addr, c->user, c->database,
+		 c->tls_on ? " tls" : "");
+	pg_client_request_server(c);
+}
+
+static void handle_startup_message(struct pg_client *c, const struct pgc_startup *st)
+{
+	size_t off = 0;
+	const char *k, *v;
+	while (pgc_startup_param_next(st, &off, &k, &v)) {
+		if (strcmp(k, "user") == 0) {
+			free(c->user);
+			c->user = strdup(v);
+		} else if (strcmp(k, "database") == 0) {
+			free(c->database);
+			c->database = strdup(v);
+		} else if (strcmp(k, "options") == 0) {
+			if (parse_options(c, v) < 0) {
+				pg_client_close(c, "08P01", "unsupported startup option \"%s\"", v);
+				return;
+			}
+		} else if (strcmp(k, "replication") == 0) {
+			pg_client_close(c, "08P01", "replication connections are not supported by the proxy");
+			return;
+		} else if (strncmp(k, "_pq_.", 5) == 0) {
+			continue; /* protocol extensions: none supported, ignore as PostgreSQL may */
+		} else if (param_add(c->want, &c->n_want, k, v) < 0) {
+			pg_client_close(c, "08P01", "too many startup parameters");
+			return;
+		}
+	}
+	if (!c->user || !*c->user) {
+		pg_client_close(c, "28000", "no PostgreSQL user name specified in startup packet");
+		return;
+	}
+	if (!c->database || !*c->database) {
+		free(c->database);
+		c->database = strdup(c->user);
+	}
+	if (!c->user || !c->database) {
+		pg_client_close(c, "53200", "out of memory");
+		return;
+	}
+	if (c->tls && c->tls->client_mode == CFG_CTLS_REQUIRE && !c->tls_on) {
+		pg_client_close(c, "28000", "TLS is required (client_tls_mode = require)");
+		return;
+	}
+	if (strcmp(c->database, "switchyard") == 0) {
+		pg_client_close(c, "0A000", "the admin console is not available yet");
+		return;
+	}
+	c->cl = cfg_find_cluster(c->cfg, c->database);
+	if (!c->cl || c->cl->protocol != CFG_PROTO_POSTGRES) {
+		pg_client_close(c, "3D000", "database \"%s\" does not exist", c->database);
+		return;
+	}
+	c->u = cfg_find_user(c->cfg, c->user);
+	if (!c->u) {
+		pg_client_close(c, "28P01", "password authentication failed for user \"%s\"", c->user);
+		return;
+	}
+	c->pool_mode = cfg_pool_mode_for(c->cl, c->u);
+	timer_start(c, c->cl->settings.client_login_timeout_ms);
+
+	struct buf b;
+	buf_init(&b);
+	const char *sqlstate = NULL, *err = NULL;
+	enum pg_auth_result r = pg_auth_begin(&c->auth, c->u, &b, &sqlstate, &err);
+	pg_bev_send(c->bev, &b);
+	buf_free(&b);
+	if (r == PGA_RES_FAIL) {
+		pg_client_close(c, sqlstate, "%s for user \"%s\"", err, c->user);
+		return;
+	}
+	client_set_state(c, CL_AUTH);
+	if (r == PGA_RES_OK)
+		auth_done(c);
+}
+
+static void handle_startup(struct pg_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct pgc_limits lim = { .max_packet_size = LOGIN_MAX_MESSAGE };
+	size_t avail = evbuffer_get_length(in);
+	if (avail < 8)
+		return;
+	uint8_t hdr[4];
+	evbuffer_copyout(in, hdr, 4);
+	size_t want = get_u32be(hdr);
+	const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(want <= avail && want >= 8 ? want : 8));
+	struct pgc_startup st;
+	ssize_t r = pgc_parse_startup(p, want <= avail && want >= 8 ? want : 8, &lim, &st);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		pg_client_close(c, "08P01", "invalid startup packet: %s", pgc_err_str(r));
+		return;
+	}
+	switch (st.kind) {
+	case PGC_STARTUP_SSL_REQUEST:
+		evbuffer_drain(in, (size_t)r);
+		if (evbuffer_get_length(in) != 0) {
+			/* Data sent before the TLS handshake could have been injected
+			 * (CVE-2021-23214): refuse it. */
+			pg_client_close(c, "08P01", "received unencrypted data after SSL request");
+			return;
+		}
+		if (c->tls_on || !c->tls || !c->tls->accept_ctx) {
+			answer_byte(c, 'N');
+			return;
+		}
+		answer_byte(c, 'S');
+		start_client_tls(c);
+		return;
+	case PGC_STARTUP_GSSENC_REQUEST:
+		evbuffer_drain(in, (size_t)r);
+		answer_byte(c, 'N');
+		return;
+	case PGC_STARTUP_CANCEL:
+		evbuffer_drain(in, (size_t)r);
+		pg_cancel_forward(c->w, st.cancel_pid, st.cancel_key);
+		pg_client_close(c, NULL, "cancel request handled");
+		return;
+	case PGC_STARTUP_MESSAGE:
+		handle_startup_message(c, &st);
+		if (c->state != CL_CLOSED)
+			evbuffer_drain(in, (size_t)r);
+		return;
+	}
+}
+
+static void handle_auth(struct pg_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct pgc_limits lim = { .max_packet_size = LOGIN_MAX_MESSAGE };
+	struct pgc_msg m;
+	ssize_t r = pg_evbuf_next(in, &lim, &m);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		pg_client_close(c, "08P01", "invalid message during authentication: %s", pgc_err_str(r));
+		return;
+	}
+	if (m.type != 'p') {
+		pg_client_close(c, "08P01", "expected a password message, got '%c'",
+				m.type >= 32 && m.type < 127 ? m.type : '?');
+		return;
+	}
+	struct buf b;
+	buf_init(&b);
+	const char *sqlstate = NULL, *err = NULL;
+	enum pg_auth_result res = pg_auth_step(&c->auth, c->u, m.body, m.body_len, &b, &sqlstate, &err);
+	evbuffer_drain(in, (size_t)r);
+	pg_bev_send(c->bev, &b);
+	buf_free(&b);
+	if (res == PGA_RES_FAIL) {
+		pg_client_close(c, sqlstate, "%s for user \"%s\"", err, c->user);
+		return;
+	}
+	if (res == PGA_RES_OK)
+		auth_done(c);
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct pg_client *c = arg;
+	switch (c->state) {
+	case CL_STARTUP:
+		handle_startup(c);
+		break;
+	case CL_AUTH:
+		if (c->auth.step != PGA_DONE)
+			handle_auth(c);
+		break;
+	case CL_ACTIVE:
+		pg_relay_c2s(c);
+		break;
+	case CL_IDLE:
+		pg_relay_idle_input(c);
+		break;
+	case CL_WAIT_SERVER:
+	case CL_SYNC:
+		/* Keep the bytes until a server is ready; stop reading when a
+		 * client sends much more than one message ahead. */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > PG_RELAY_HIGH)
+			bufferevent_disable(bev, EV_READ);
+		break;
+	default:
+		break;
+	}
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct pg_client *c = arg;
+	pg_relay_client_drained(c);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct pg_client *c = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == CL_TLS_HANDSHAKE) {
+			client_set_state(c, CL_STARTUP);
+			log_debug("client %u: TLS established", c->id);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char reason[200] = "";
+		if (e)
+			ERR_error_string_n(e, reason, sizeof(reason));
+		pg_client_close(c, NULL, "connection error: %s", e ? reason : strerror(errno));
+		return;
+	}
+	pg_client_close(c, NULL, "client disconnected");
+}
+
+static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg_client *c = arg;
+	switch (c->state) {
+	case CL_STARTUP:
+	case CL_TLS_HANDSHAKE:
+	case CL_AUTH:
+		pg_client_close(c, "08006", "client_login_timeout: login not completed in time");
+		break;
+	case CL_WAIT_SERVER:
+		if (c->pool && c->pool->last_error[0] && c->pool->n_idle + c->pool->n_active == 0)
+			pg_client_close(c, "08006", "query_wait_timeout: no server available (%s)",
+					c->pool->last_error);
+		else
+			pg_client_close(c, "08006", "query_wait_timeout: no server connection became free in time");
+		break;
+	default:
+		break;
+	}
+}
+
+/* The pool gave us a server: link it and apply our parameters. */
+static void on_server(struct pool_waiter *wt, struct server *s)
+{
+	struct pg_client *c = container_of(wt, struct pg_client, waiter);
+	evtimer_del(c->timer);
+	c->server = s;
+	server_link(s, c, &pg_relay_link_ops);
+	struct cancel_target t = { .addr = s->pool->addr, .pid = s->backend_pid, .key = s->backend_key };
+	cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, &t);
+	pg_relay_start_sync(c);
+}
+
+static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const char *msg)
+{
+	struct pg_client *c = container_of(wt, struct pg_client, waiter);
+	pg_client_close(c, sqlstate, "%s", msg);
+}

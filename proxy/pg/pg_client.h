@@ -1,0 +1,115 @@
+/*
+ * pg_client.h — one PostgreSQL client session at the proxy.
+ *
+ * The client side of a session: startup (with the TLS upgrade), the
+ * proxy's own authentication, waiting for a pooled server, applying the
+ * client's startup parameters on that server, then relaying messages both
+ * ways with backpressure until the client leaves. Every state change goes
+ * through client_set_state(); every exit through pg_client_close().
+ */
+#ifndef SWITCHYARD_PG_CLIENT_H
+#define SWITCHYARD_PG_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "pool/pool.h"
+#include "proxy/pg/pg_auth.h"
+#include "util/list.h"
+
+struct worker;
+struct server;
+struct bufferevent;
+struct event;
+
+#define CLIENT_STATES(X)           \
+	X(CL_STARTUP)              \
+	X(CL_TLS_HANDSHAKE)        \
+	X(CL_AUTH)                 \
+	X(CL_WAIT_SERVER)          \
+	X(CL_SYNC)                 \
+	X(CL_ACTIVE)               \
+	X(CL_IDLE)                 \
+	X(CL_CLOSED)
+
+#define CLIENT_STATE_ENUM(name) name,
+enum client_state { CLIENT_STATES(CLIENT_STATE_ENUM) };
+#undef CLIENT_STATE_ENUM
+
+const char *client_state_name(enum client_state st);
+
+#define CLIENT_MAX_PARAMS 32
+
+struct client_param {
+	char *key;
+	char *value;
+};
+
+struct pg_client {
+	struct list node;             /* on worker->clients */
+	struct list dead_node;        /* on worker->dead after close */
+	struct worker *w;
+	uint32_t id;
+	enum client_state state;
+	struct bufferevent *bev;
+	struct event *timer;          /* login timeout, then query_wait_timeout */
+	char addr[80];
+	const struct cfg_listen *listen;
+	struct cfg *cfg;              /* the snapshot this session started with */
+	struct tls_contexts *tls;
+	bool tls_on;
+
+	/* From the startup packet. */
+	char *user;
+	char *database;
+	struct client_param want[CLIENT_MAX_PARAMS];  /* applied on every server */
+	int n_want;
+	/* What the client has been told with ParameterStatus. */
+	struct client_param seen[CLIENT_MAX_PARAMS];
+	int n_seen;
+
+	const struct cfg_user *u;
+	const struct cfg_cluster *cl;
+	enum cfg_pool_mode pool_mode;
+	struct pg_auth auth;
+	bool logged_in;               /* AuthenticationOk .. ReadyForQuery sent */
+
+	struct pool *pool;
+	struct pool_waiter waiter;
+	struct server *server;
+	int sync_pending;             /* ReadyForQuery expected for our SETs */
+	char sync_error[256];
+
+	/* Relay. */
+	size_t c2s_left;              /* bytes of a client message still to forward */
+	size_t s2c_left;              /* bytes of a server message still to forward */
+	int outstanding;              /* sync points (Query/Sync/FunctionCall) awaiting ReadyForQuery */
+	uint32_t cancel_pid, cancel_key;
+	uint64_t queries;
+};
+
+/* A new connection accepted on `listen`; takes ownership of fd. */
+void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
+		      const struct sockaddr *sa, int salen);
+
+/* Close with an error sent first when sqlstate is not NULL. */
+void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void client_set_state(struct pg_client *c, enum client_state st);
+
+/* Queue for a server from the client's pool (CL_WAIT_SERVER). */
+void pg_client_request_server(struct pg_client *c);
+
+/* What the client was last told for a parameter (NULL: never), and
+ * recording that it has been told. */
+const char *pg_client_seen(const struct pg_client *c, const char *key);
+void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value);
+
+/* Free closed clients (worker's deferred frees). */
+void pg_client_reap(struct list *dead);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * pg_relay.c — the established part of a PostgreSQL session: parameter
+ * sync on a newly linked server, message relay in both directions with
+ * backpressure, and (transaction pooling) detaching the server at
+ * ReadyForQuery 'I'. See pg_relay.h for what is inspected and why.
+ */
+#include "proxy/pg/pg_relay.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pool/pool.h"
+#include "proxy/pg/pg_evbuf.h"
+#include "proxy/proxy.h"
+#include "util/log.h"
+
+/* Messages we read whole to look inside (ParameterStatus, ReadyForQuery);
+ * a ParameterStatus larger than this is forwarded without tracking. */
+#define RELAY_INSPECT_MAX 65536
+
+static void relay_s2c(struct pg_client *c);
+
+void pg_relay_set_watermarks(struct bufferevent *bev)
+{
+	/* Read: stop pulling from the socket once this much is unprocessed.
+	 * Write: wake the writer's peer when the output drains below LOW. */
+	bufferevent_setwatermark(bev, EV_READ, 0, PG_RELAY_HIGH);
+	bufferevent_setwatermark(bev, EV_WRITE, PG_RELAY_LOW, 0);
+}
+
+static struct pgc_limits client_limits(const struct pg_client *c)
+{
+	struct pgc_limits lim = { .max_packet_size = c->cfg->global.max_packet_size };
+	return lim;
+}
+
+/* Append "SET name TO 'value';" with both parts quoted. */
+static void append_set(struct buf *q, const char *name, const char *value)
+{
+	buf_put(q, "SET \"", 5);
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			buf_put_u8(q, '"');
+		buf_put_u8(q, (uint8_t)*p);
+	}
+	buf_put(q, "\" TO '", 6);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'')
+			buf_put_u8(q, '\'');
+		buf_put_u8(q, (uint8_t)*p);
+	}
+	buf_put(q, "';", 2);
+}
+
+/* Tell the client about parameters whose value it has not seen. */
+static void report_params(struct pg_client *c, struct buf *out)
+{
+	struct server *s = c->server;
+	for (int i = 0; i < s->n_params; i++) {
+		const char *seen = pg_client_seen(c, s->params[i].key);
+		if (seen && strcmp(seen, s->params[i].value) == 0)
+			continue;
+		pgc_put_param_status(out, s->params[i].key, s->params[i].value);
+		pg_client_mark_seen(c, s->params[i].key, s->params[i].value);
+	}
+}
+
+/* The server is linked and in step with the client: first time, finish
+ * the login; afterwards, carry on with what the client sent. */
+static void finish_attach(struct pg_client *c)
+{
+	struct buf b;
+	buf_init(&b);
+	report_params(c, &b);
+	if (!c->logged_in) {
+		pgc_put_backend_key(&b, c->cancel_pid, c->cancel_key);
+		pgc_put_ready(&b, 'I');
+		c->logged_in = true;
+		evtimer_del(c->timer);
+	}
+	int rc = pg_bev_send(c->bev, &b);
+	buf_free(&b);
+	if (rc < 0) {
+		pg_client_close(c, "53200", "out of memory");
+		return;
+	}
+	client_set_state(c, CL_ACTIVE);
+	bufferevent_enable(c->bev, EV_READ);
+	pg_relay_c2s(c);
+}
+
+void pg_relay_start_sync(struct pg_client *c)
+{
+	struct server *s = c->server;
+	struct buf q;
+	buf_init(&q);
+	/* Reported parameters are compared with what the server says; the
+	 * others cannot be seen, so they are set unless this client was the
+	 * last to set them on this server and nothing reset it since. */
+	for (int i = 0; i < c->n_want; i++) {
+		const char *cur = server_param(s, c->want[i].key);
+		if (cur ? strcmp(cur, c->want[i].value) == 0 : s->synced_for == c->id)
+			continue;
+		append_set(&q, c->want[i].key, c->want[i].value);
+	}
+	s->synced_for = c->id;
+	if (q.len == 0) {
+		buf_free(&q);
+		finish_attach(c);
+		return;
+	}
+	buf_put_u8(&q, 0);
+	struct buf m;
+	buf_init(&m);
+	pgc_put_query(&m, (const char *)q.data);
+	buf_free(&q);
+	c->sync_pending = 1;
+	c->sync_error[0] = '\0';
+	client_set_state(c, CL_SYNC);
+	if (pg_bev_send(s->bev, &m) < 0)
+		pg_client_close(c, "53200", "out of memory");
+	buf_free(&m);
+}
+
+/* Answers to our SETs: swallowed, but errors end the session as they
+ * would have at login on a real server. */
+static void handle_sync_reply(struct pg_client *c)
+{
+	struct server *s = c->server;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct pgc_limits lim = client_limits(c);
+	char sqlstate[6] = "";
+	for (;;) {
+		struct pgc_msg m;
+		ssize_t r = pg_evbuf_next(in, &lim, &m);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			pg_client_close(c, "08P01", "malformed message from server");
+			return;
+		}
+		struct pgc_reader rd;
+		pgc_reader_init(&rd, m.body, m.body_len);
+		if (m.type == 'S') {
+			const char *k = pgc_read_cstr(&rd);
+			const char *v = pgc_read_cstr(&rd);
+			if (!rd.bad)
+				server_param_set(s, k, v);
+		} else if (m.type == 'E') {
+			struct pgc_error_fields ef;
+			if (pgc_parse_error(m.body, m.body_len, &ef) == 0) {
+				snprintf(c->sync_error, sizeof(c->sync_error), "%s", ef.message);
+				snprintf(sqlstate, sizeof(sqlstate), "%s", ef.code);
+			}
+		} else if (m.type == 'Z') {
+			s->tx_status = m.body_len ? (char)m.body[0] : 'I';
+			evbuffer_drain(in, (size_t)r);
+			if (c->sync_error[0]) {
+				c->server = NULL;
+				cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, NULL);
+				pool_release(s, true, true);
+				pg_client_close(c, sqlstate[0] ? sqlstate : "22023", "%s", c->sync_error);
+				return;
+			}
+			finish_attach(c);
+			return;
+		}
+		evbuffer_drain(in, (size_t)r);
+	}
+}
+
+/* Transaction pooling: give the server back at a transaction boundary. */
+static void detach(struct pg_client *c)
+{
+	struct server *s = c->server;
+	c->server = NULL;
+	cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, NULL);
+	client_set_state(c, CL_IDLE);
+	pool_release(s, true, false);
+}
+
+void pg_relay_c2s(struct pg_client *c)
+{
+	struct server *s = c->server;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct pgc_limits lim = client_limits(c);
+	for (;;) {
+		if (evbuffer_get_length(out) >= PG_RELAY_HIGH) {
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		if (c->c2s_left > 0) {
+			size_t n = evbuffer_get_length(in);
+			if (n == 0)
+				return;
+			if (n > c->c2s_left)
+				n = c->c2s_left;
+			evbuffer_remove_buffer(in, out, n);
+			c->c2s_left -= n;
+			continue;
+		}
+		struct pgc_header h;
+		ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			pg_client_close(c, "08P01", "invalid message from client: %s", pgc_err_str(r));
+			return;
+		}
+		switch (h.type) {
+		case 'X':
+			evbuffer_drain(in, evbuffer_get_length(in));
+			pg_client_close(c, NULL, "client sent Terminate");
+			return;
+		case 'Q':
+			c->queries++;
+			c->outstanding++;
+			break;
+		case 'S':
+		case 'F':
+			c->outstanding++;
+			break;
+		default:
+			break;
+		}
+		c->c2s_left = (size_t)h.len + 1;
+	}
+}
+
+void pg_relay_idle_input(struct pg_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct pgc_limits lim = client_limits(c);
+	struct pgc_header h;
+	ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		pg_client_close(c, "08P01", "invalid message from client: %s", pgc_err_str(r));
+		return;
+	}
+	if (h.type == 'X') {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		pg_client_close(c, NULL, "client sent Terminate");
+		return;
+	}
+	pg_client_request_server(c);
+}
+
+static void relay_s2c(struct pg_client *c)
+{
+	struct server *s = c->server;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct pgc_limits lim = client_limits(c);
+	for (;;) {
+		if (evbuffer_get_length(out) >= PG_RELAY_HIGH) {
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		if (c->s2c_left > 0) {
+			size_t n = evbuffer_get_length(in);
+			if (n == 0)
+				return;
+			if (n > c->s2c_left)
+				n = c->s2c_left;
+			evbuffer_remove_buffer(in, out, n);
+			c->s2c_left -= n;
+			continue;
+		}
+		struct pgc_header h;
+		ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			pg_client_close(c, "08P01", "server sent an invalid message: %s", pgc_err_str(r));
+			return;
+		}
+		size_t total = (size_t)h.len + 1;
+		if (h.type != 'Z' && !(h.type == 'S' && total <= RELAY_INSPECT_MAX)) {
+			c->s2c_left = total;
+			continue;
+		}
+		struct pgc_msg m;
+		r = pg_evbuf_next(in, &lim, &m);
+		if (r == 0)
+			return;
+		if (h.type == 'S') {
+			struct pgc_reader rd;
+			pgc_reader_init(&rd, m.body, m.body_len);
+			const char *k = pgc_read_cstr(&rd);
+			const char *v = pgc_read_cstr(&rd);
+			if (!rd.bad) {
+				server_param_set(s, k, v);
+				pg_client_mark_seen(c, k, v);
+			}
+			evbuffer_remove_buffer(in, out, total);
+			continue;
+		}
+		char status = m.body_len ? (char)m.body[0] : 'I';
+		s->tx_status = status;
+		if (c->outstanding > 0)
+			c->outstanding--;
+		evbuffer_remove_buffer(in, out, total);
+		if (c->pool_mode != CFG_POOL_SESSION && c->outstanding == 0 && status == 'I' &&
+		    c->c2s_left == 0 && evbuffer_get_length(in) == 0) {
+			detach(c);
+			/* The client may already have sent its next transaction. */
+			pg_relay_idle_input(c);
+			return;
+		}
+	}
+}
+
+void pg_relay_client_drained(struct pg_client *c)
+{
+	if (c->state != CL_ACTIVE || !c->server)
+		return;
+	bufferevent_enable(c->server->bev, EV_READ);
+	relay_s2c(c);
+}
+
+static void link_readable(void *link, struct server *s)
+{
+	struct pg_client *c = link;
+	if (c->state == CL_SYNC)
+		handle_sync_reply(c);
+	else if (c->state == CL_ACTIVE)
+		relay_s2c(c);
+}
+
+static void link_failed(void *link, struct server *s, const char *why)
+{
+	struct pg_client *c = link;
+	c->server = NULL;
+	cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, NULL);
+	pg_client_close(c, "08006", "server connection lost: %s", why);
+}
+
+static void link_writable(void *link, struct server *s)
+{
+	struct pg_client *c = link;
+	if (c->state != CL_ACTIVE)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	pg_relay_c2s(c);
+}
+
+const struct server_link_ops pg_relay_link_ops = {
+	.readable = link_readable,
+	.failed = link_failed,
+	.writable = link_writable,
+};

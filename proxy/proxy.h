@@ -1,0 +1,87 @@
+/*
+ * proxy.h — the process-wide object and the worker threads.
+ *
+ * `struct proxy` is created by main and shared by all threads. Its mutable
+ * parts are few and each has an owner: the current config snapshot and
+ * TLS contexts (swapped by main under `lock`, read by workers under it),
+ * the client counter (atomic), the cancel registry (its own lock).
+ *
+ * `struct worker` is owned by its thread: its event_base, listeners,
+ * client sessions and server pools are touched only from that thread.
+ * Other threads talk to a worker by writing a one-byte command to its
+ * notify pipe (worker_notify()).
+ */
+#ifndef SWITCHYARD_PROXY_H
+#define SWITCHYARD_PROXY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "proxy/cancel.h"
+#include "util/list.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct tls_contexts;
+struct pool_set;
+
+struct proxy {
+	pthread_mutex_t lock;         /* guards cfg and tls */
+	struct cfg *cfg;              /* current snapshot (holds a reference) */
+	struct tls_contexts *tls;     /* built from cfg; refcounted */
+	atomic_int n_clients;         /* across workers, for max_client_conn */
+	atomic_bool shutting_down;
+	atomic_int workers_running;   /* worker event loops not yet finished */
+	struct cancel_registry cancels;
+	int n_workers;
+	struct worker *workers;
+	struct cfg *listen_cfg;       /* the snapshot listeners were opened from (listen changes need a restart) */
+	int *listen_fds;              /* one per [listen.*]: the shared unix socket, or -1 */
+};
+
+/* Commands written to a worker's notify pipe. */
+enum worker_cmd {
+	WORKER_CMD_RELOAD = 'r',      /* pick up proxy->cfg */
+	WORKER_CMD_SHUTDOWN = 's',    /* stop accepting, exit when clients are gone */
+	WORKER_CMD_STOP = 'x',        /* exit now, closing everything */
+};
+
+struct worker {
+	int id;
+	struct proxy *proxy;
+	pthread_t thread;
+	struct event_base *base;
+	struct cfg *cfg;              /* this worker's reference to the current snapshot */
+	struct tls_contexts *tls;     /* this worker's reference */
+	int notify_fds[2];
+	struct event *notify_ev;
+	struct evconnlistener **listeners;
+	void **listener_args;         /* each listener's context, freed with it */
+	int n_listeners;
+	struct list clients;          /* every live client session */
+	struct list dead;             /* closed objects freed at the end of the loop turn */
+	struct event *reap_ev;        /* runs the deferred frees */
+	struct pool_set *pools;
+	bool draining;                /* shutdown requested: exit when no clients */
+	uint32_t next_client_id;
+};
+
+/* Create listeners, pools and the event loop of each worker; start them. */
+int workers_start(struct proxy *px);
+/* Write a command to every worker. */
+void workers_notify(struct proxy *px, enum worker_cmd cmd);
+/* Join all worker threads and free them. */
+void workers_join(struct proxy *px);
+
+/* Schedule a run of the deferred-free list at the end of this loop turn. */
+void worker_schedule_reap(struct worker *w);
+
+/* Take a reference to the proxy's current config / TLS contexts. */
+struct cfg *proxy_cfg_get(struct proxy *px);
+struct tls_contexts *proxy_tls_get(struct proxy *px);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * worker.c — worker threads: one event_base each, with its own listeners
+ * (SO_REUSEPORT for TCP; a shared descriptor for unix sockets), client
+ * sessions and server pools. Commands from the main thread (reload,
+ * shutdown, stop) arrive as bytes on the worker's notify pipe.
+ */
+#include "proxy/proxy.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool/pool.h"
+#include "proxy/listener.h"
+#include "proxy/pg/pg_client.h"
+#include "proxy/tls.h"
+#include "util/log.h"
+
+struct listener_ctx {
+	struct worker *w;
+	char name[128];               /* the [listen.NAME] it serves */
+};
+
+struct cfg *proxy_cfg_get(struct proxy *px)
+{
+	pthread_mutex_lock(&px->lock);
+	struct cfg *c = cfg_ref(px->cfg);
+	pthread_mutex_unlock(&px->lock);
+	return c;
+}
+
+struct tls_contexts *proxy_tls_get(struct proxy *px)
+{
+	pthread_mutex_lock(&px->lock);
+	struct tls_contexts *t = tls_contexts_ref(px->tls);
+	pthread_mutex_unlock(&px->lock);
+	return t;
+}
+
+static const struct cfg_listen *find_listen(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_listens; i++)
+		if (strcmp(c->listens[i].name, name) == 0)
+			return &c->listens[i];
+	return NULL;
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct listener_ctx *lc = arg;
+	struct worker *w = lc->w;
+	const struct cfg_listen *li = find_listen(w->cfg, lc->name);
+	if (!li || w->draining) {
+		close(fd);
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	evutil_make_socket_closeonexec(fd);
+	pg_client_accept(w, li, fd, sa, salen);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct listener_ctx *lc = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	/* EMFILE/ENFILE: out of descriptors. Keep serving the connected
+	 * clients; libevent retries the accept on the next readiness. */
+	log_error("accept on %s failed: %s", lc->name, evutil_socket_error_to_string(err));
+}
+
+static void free_listeners(struct worker *w)
+{
+	for (int i = 0; i < w->n_listeners; i++) {
+		if (!w->listeners[i])
+			continue;
+		evconnlistener_free(w->listeners[i]);
+		w->listeners[i] = NULL;
+		free(w->listener_args[i]);
+		w->listener_args[i] = NULL;
+	}
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	pg_client_reap(&w->dead);
+	if (w->draining && list_empty(&w->clients))
+		event_base_loopbreak(w->base);
+}
+
+void worker_schedule_reap(struct worker *w) { event_active(w->reap_ev, 0, 0); }
+
+static void worker_reload(struct worker *w)
+{
+	struct cfg *c = proxy_cfg_get(w->proxy);
+	struct tls_contexts *t = proxy_tls_get(w->proxy);
+	cfg_unref(w->cfg);
+	w->cfg = c;
+	tls_contexts_unref(w->tls);
+	w->tls = t;
+	pool_set_tls(w->pools, t);
+	pool_set_apply_config(w->pools, c);
+	log_debug("worker %d: now on config generation %llu", w->id,
+		  (unsigned long long)c->generation);
+}
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	char cmds[64];
+	ssize_t n;
+	while ((n = read(fd, cmds, sizeof(cmds))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			switch (cmds[i]) {
+			case WORKER_CMD_RELOAD:
+				worker_reload(w);
+				break;
+			case WORKER_CMD_SHUTDOWN:
+				w->draining = true;
+				free_listeners(w);
+				if (list_empty(&w->clients))
+					event_base_loopbreak(w->base);
+				break;
+			case WORKER_CMD_STOP:
+				event_base_loopbreak(w->base);
+				break;
+			default:
+				break;
+			}
+		}
+	}
+}
+
+static int worker_init(struct proxy *px, struct worker *w, int id)
+{
+	w->id = id;
+	w->proxy = px;
+	list_init(&w->clients);
+	list_init(&w->dead);
+	w->cfg = proxy_cfg_get(px);
+	w->tls = proxy_tls_get(px);
+	w->base = event_base_new();
+	if (!w->base)
+		return -1;
+	if (pipe2(w->notify_fds, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	w->notify_ev = event_new(w->base, w->notify_fds[0], EV_READ | EV_PERSIST, notify_cb, w);
+	w->reap_ev = event_new(w->base, -1, 0, reap_cb, w);
+	w->pools = pool_set_new(w->base, id, px->n_workers, w->tls);
+	if (!w->notify_ev || !w->reap_ev || !w->pools)
+		return -1;
+	event_add(w->notify_ev, NULL);
+
+	const struct cfg *c = w->cfg;
+	w->listeners = calloc(c->n_listens ? c->n_listens : 1, sizeof(*w->listeners));
+	w->listener_args = calloc(c->n_listens ? c->n_listens : 1, sizeof(*w->listener_args));
+	if (!w->listeners || !w->listener_args)
+		return -1;
+	for (size_t i = 0; i < c->n_listens; i++) {
+		const struct cfg_listen *li = &c->listens[i];
+		if (li->protocol != CFG_PROTO_POSTGRES)
+			continue; /* the MySQL path is not built yet; main warns */
+		int fd = listener_fd_for_worker(px, i, id);
+		if (fd < 0)
+			return -1;
+		struct listener_ctx *lc = calloc(1, sizeof(*lc));
+		if (!lc) {
+			close(fd);
+			return -1;
+		}
+		lc->w = w;
+		snprintf(lc->name, sizeof(lc->name), "%s", li->name);
+		struct evconnlistener *l = evconnlistener_new(w->base, accept_cb, lc,
+							      LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		if (!l) {
+			free(lc);
+			close(fd);
+			return -1;
+		}
+		evconnlistener_set_error_cb(l, accept_error_cb);
+		w->listener_args[w->n_listeners] = lc;
+		w->listeners[w->n_listeners++] = l;
+	}
+	return 0;
+}
+
+static void worker_cleanup(struct worker *w)
+{
+	free_listeners(w);
+	free(w->listeners);
+	free(w->listener_args);
+	w->listeners = NULL;
+	w->listener_args = NULL;
+	struct list *n;
+	while ((n = list_first(&w->clients)))
+		pg_client_close(container_of(n, struct pg_client, node), NULL, "proxy stopping");
+	pg_client_reap(&w->dead);
+	pool_set_free(w->pools);
+	w->pools = NULL;
+	if (w->notify_ev)
+		event_free(w->notify_ev);
+	if (w->reap_ev)
+		event_free(w->reap_ev);
+	if (w->base)
+		event_base_free(w->base);
+	close(w->notify_fds[0]);
+	close(w->notify_fds[1]);
+	cfg_unref(w->cfg);
+	tls_contexts_unref(w->tls);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[32];
+	snprintf(name, sizeof(name), "worker-%d", w->id);
+	log_set_thread_name(name);
+	event_base_dispatch(w->base);
+	log_debug("worker %d: event loop finished", w->id);
+	atomic_fetch_sub(&w->proxy->workers_running, 1);
+	return NULL;
+}
+
+int workers_start(struct proxy *px)
+{
+	px->workers = calloc((size_t)px->n_workers, sizeof(*px->workers));
+	if (!px->workers)
+		return -1;
+	for (int i = 0; i < px->n_workers; i++) {
+		px->workers[i].notify_fds[0] = px->workers[i].notify_fds[1] = -1;
+		if (worker_init(px, &px->workers[i], i) < 0) {
+			log_error("worker %d: initialisation failed: %s", i, strerror(errno));
+			return -1;
+		}
+	}
+	atomic_store(&px->workers_running, px->n_workers);
+	for (int i = 0; i < px->n_workers; i++) {
+		if (pthread_create(&px->workers[i].thread, NULL, worker_main, &px->workers[i]) != 0) {
+			log_error("cannot start worker thread %d", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void workers_notify(struct proxy *px, enum worker_cmd cmd)
+{
+	char b = (char)cmd;
+	for (int i = 0; i < px->n_workers; i++) {
+		ssize_t r = write(px->workers[i].notify_fds[1], &b, 1);
+		(void)r; /* a full pipe already holds a pending command */
+	}
+}
+
+void workers_join(struct proxy *px)
+{
+	for (int i = 0; i < px->n_workers; i++) {
+		pthread_join(px->workers[i].thread, NULL);
+		worker_cleanup(&px->workers[i]);
+	}
+	free(px->workers);
+	px->workers = NULL;
+}
