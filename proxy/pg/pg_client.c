@@ -527,14 +527,16 @@ static void handle_startup(struct pg_client *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct pgc_limits lim = { .max_packet_size = LOGIN_MAX_MESSAGE };
 	size_t avail = evbuffer_get_length(in);
-	if (avail < 8)
+	if (avail < 4)
 		return;
 	uint8_t hdr[4];
 	evbuffer_copyout(in, hdr, 4);
 	size_t want = get_u32be(hdr);
-	const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(want <= avail && want >= 8 ? want : 8));
+	/* The whole packet when it is here, else enough to judge its length. */
+	size_t n = want >= 8 && want <= avail ? want : (avail < 8 ? avail : 8);
+	const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)n);
 	struct pgc_startup st;
-	ssize_t r = pgc_parse_startup(p, want <= avail && want >= 8 ? want : 8, &lim, &st);
+	ssize_t r = pgc_parse_startup(p, n, &lim, &st);
 	if (r == 0)
 		return;
 	if (r < 0) {

@@ -22,6 +22,7 @@
 #define RELAY_INSPECT_MAX 65536
 
 static void relay_s2c(struct pg_client *c);
+static void detach(struct pg_client *c);
 
 void pg_relay_set_watermarks(struct bufferevent *bev)
 {
@@ -75,7 +76,8 @@ static void finish_attach(struct pg_client *c)
 	struct buf b;
 	buf_init(&b);
 	report_params(c, &b);
-	if (!c->logged_in) {
+	bool first_login = !c->logged_in;
+	if (first_login) {
 		pgc_put_backend_key(&b, c->cancel_pid, c->cancel_key);
 		pgc_put_ready(&b, 'I');
 		c->logged_in = true;
@@ -89,6 +91,13 @@ static void finish_attach(struct pg_client *c)
 	}
 	client_set_state(c, CL_ACTIVE);
 	bufferevent_enable(c->bev, EV_READ);
+	if (first_login && c->pool_mode != CFG_POOL_SESSION &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+		/* The server only served the login; a pooled client holds none
+		 * while it has nothing to run. */
+		detach(c);
+		return;
+	}
 	pg_relay_c2s(c);
 }
 

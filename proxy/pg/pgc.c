@@ -31,7 +31,7 @@ ssize_t pgc_parse_startup(const uint8_t *p, size_t n, const struct pgc_limits *l
 			  struct pgc_startup *out)
 {
 	(void)lim;
-	if (n < 8)
+	if (n < 4)
 		return 0;
 	uint32_t len = get_u32be(p);
 	if (len < 8)
@@ -140,7 +140,7 @@ ssize_t pgc_frame_next(const uint8_t *p, size_t n, const struct pgc_limits *lim,
 
 void pgc_reader_init(struct pgc_reader *r, const uint8_t *p, size_t n)
 {
-	r->p = p;
+	r->p = p ? p : (const uint8_t *)""; /* no NULL + 0 arithmetic on empty bodies */
 	r->n = n;
 	r->off = 0;
 	r->bad = false;
