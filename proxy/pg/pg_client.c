@@ -388,6 +388,18 @@ static void answer_byte(struct pg_client *c, char b)
 	bufferevent_write(c->bev, &b, 1);
 }
 
+/* Answer 'S' straight on the socket: the plain bufferevent is about to be
+ * replaced by a TLS one and would drop anything still queued. One byte on
+ * a connection whose peer is waiting for it does not block. */
+static int answer_tls_yes(struct pg_client *c)
+{
+	char b = 'S';
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) != 0)
+		return -1;
+	return send(bufferevent_getfd(c->bev), &b, 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
 /* Everything after the client has proven who it is: find the pool and
  * queue for a server. */
 void pg_client_request_server(struct pg_client *c)
@@ -556,7 +568,10 @@ static void handle_startup(struct pg_client *c)
 			answer_byte(c, 'N');
 			return;
 		}
-		answer_byte(c, 'S');
+		if (answer_tls_yes(c) < 0) {
+			pg_client_close(c, NULL, "could not answer the SSL request");
+			return;
+		}
 		start_client_tls(c);
 		return;
 	case PGC_STARTUP_GSSENC_REQUEST:
