@@ -292,9 +292,10 @@ static void check_users(struct cfg_parse *p)
 				    "scram-sha-256 (auth_type is %s)", u->name, at);
 			break;
 		}
-		if ((u->secret_kind == CFG_SECRET_MD5 || u->secret_kind == CFG_SECRET_SCRAM) && !u->server_password)
-			WARN(pline, "[user.%s]: password is a verifier and server_password is not set: switchyard will "
-			     "log in to the servers as '%s' without a password", u->name, u->server_user);
+		/* A verifier without server_password is fine: switchyard logs in to
+		 * the servers with the ClientKey recovered from the client's SCRAM
+		 * proof, or answers md5 with the stored hash (pg_server.c). */
+		(void)pline;
 	}
 	const struct cfg_sec *gs = global_sec(p);
 	for (size_t i = 0; i < c->global.admin_users.n; i++)
