@@ -36,6 +36,7 @@
 #   assert_eq EXP ACT [MSG]  assert_ne  assert_contains HAY NEEDLE [MSG]
 #   assert_not_contains  assert_match STR REGEX [MSG]  assert_ok CMD...  assert_fails CMD...
 #   fail MSG  note MSG  on_exit CMD
+#   ASSERT_CONTINUE=1 (set in a test): failed assertions are counted, the test goes on
 # A test that exits 0 without a single assertion is turned into a failure.
 
 set -euo pipefail
@@ -68,7 +69,19 @@ PROXY_EXIT_CODE=
 PROXY_LOG=$SY_TMP/proxy.log
 
 note() { echo "--- $*"; }
+# fail MSG: the test fails. With ASSERT_CONTINUE=1 (set by a test whose
+# checks are independent) the failure is recorded and the test goes on; it
+# still exits non-zero at the end.
+_FAILS=0
 fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	if [ "${ASSERT_CONTINUE:-0}" = 1 ]; then
+		_FAILS=$((_FAILS + 1))
+		return 0
+	fi
+	exit 1
+}
+_die() { # a harness failure: always ends the test
 	echo "FAIL: $TEST_NAME: $*" >&2
 	exit 1
 }
@@ -102,13 +115,13 @@ assert_match() { # STRING ERE [MSG]
 assert_ok() { # CMD... must exit 0
 	local out rc=0
 	out=$("$@" 2>&1) || rc=$?
-	[ "$rc" -eq 0 ] || fail "command failed (exit $rc): $*"$'\n'"$out"
+	[ "$rc" -eq 0 ] || { fail "command failed (exit $rc): $*"$'\n'"$out"; return 0; }
 	_ok "succeeds: $*"
 }
 assert_fails() { # CMD... must exit non-zero
 	local out rc=0
 	out=$("$@" 2>&1) || rc=$?
-	[ "$rc" -ne 0 ] || fail "command should have failed: $*"$'\n'"$out"
+	[ "$rc" -ne 0 ] || { fail "command should have failed: $*"$'\n'"$out"; return 0; }
 	_ok "fails as expected: $*"
 }
 
@@ -121,6 +134,10 @@ _lib_exit() {
 	local c
 	for c in "${_EXIT_CMDS[@]}"; do eval "$c" >/dev/null 2>&1; done
 	[ -n "$PROXY_PID" ] && stop_proxy 5 >/dev/null 2>&1
+	if [ "$rc" -eq 0 ] && [ "$_FAILS" -gt 0 ]; then
+		echo "FAIL: $TEST_NAME: $_FAILS assertion(s) failed" >&2
+		rc=1
+	fi
 	if [ "$rc" -eq 0 ] && [ "$_ASSERTS" -eq 0 ]; then
 		echo "FAIL: $TEST_NAME: made no assertions" >&2
 		rc=1
@@ -143,7 +160,7 @@ free_port() {
 			return 0
 		fi
 	done
-	fail "no free port"
+	_die "no free port"
 }
 
 # Lines of one INI section kept in order; a later KEY replaces an earlier one.
@@ -203,7 +220,7 @@ write_config() { # FILE [ARG...]
 			[[ " $users_order " == *" $uname "* ]] || users_order+=" $uname"
 			ulines[$uname]+="${rest#*.} = $v"$'\n'
 			;;
-		*) fail "write_config: unknown argument '$kv'" ;;
+		*) _die "write_config: unknown argument '$kv'" ;;
 		esac
 	done
 	if [ -z "$users_order" ] && [ "$nousers" = 0 ]; then
@@ -245,26 +262,26 @@ _listen_ports() {
 start_proxy() { # CONFIG [EXTRA ARGS...]
 	local cfg=$1
 	shift
-	[ -z "$PROXY_PID" ] || fail "start_proxy: a proxy is already running (pid $PROXY_PID)"
+	[ -z "$PROXY_PID" ] || _die "start_proxy: a proxy is already running (pid $PROXY_PID)"
 	echo "=== $(date +%T) start_proxy $cfg" >>"$PROXY_LOG"
 	"$BIN" -c "$cfg" "$@" >>"$PROXY_LOG" 2>&1 &
 	PROXY_PID=$!
 	PROXY_EXIT_CODE=
 	local ports p i
 	ports=$(_listen_ports "$cfg")
-	[ -n "$ports" ] || fail "start_proxy: no [listen.*] address in $cfg"
+	[ -n "$ports" ] || _die "start_proxy: no [listen.*] address in $cfg"
 	for i in $(seq 1 100); do
 		if ! kill -0 "$PROXY_PID" 2>/dev/null; then
 			wait "$PROXY_PID" && PROXY_EXIT_CODE=0 || PROXY_EXIT_CODE=$?
 			PROXY_PID=
-			fail "start_proxy: switchyard exited (code $PROXY_EXIT_CODE) before listening; log:"$'\n'"$(tail -n 30 "$PROXY_LOG")"
+			_die "start_proxy: switchyard exited (code $PROXY_EXIT_CODE) before listening; log:"$'\n'"$(tail -n 30 "$PROXY_LOG")"
 		fi
 		local all=1
 		for p in $ports; do port_listening "$p" || all=0; done
 		[ "$all" = 1 ] && return 0
 		sleep 0.1
 	done
-	fail "start_proxy: switchyard did not listen on $ports within 10s; log:"$'\n'"$(tail -n 30 "$PROXY_LOG")"
+	_die "start_proxy: switchyard did not listen on $ports within 10s; log:"$'\n'"$(tail -n 30 "$PROXY_LOG")"
 }
 
 proxy_pid() { echo "$PROXY_PID"; }
@@ -272,7 +289,7 @@ proxy_pid() { echo "$PROXY_PID"; }
 proxy_alive() { [ -n "$PROXY_PID" ] && kill -0 "$PROXY_PID" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$PROXY_PID/status" 2>/dev/null; }
 
 reload_proxy() {
-	[ -n "$PROXY_PID" ] || fail "reload_proxy: no proxy running"
+	[ -n "$PROXY_PID" ] || _die "reload_proxy: no proxy running"
 	log_mark "SIGHUP"
 	kill -HUP "$PROXY_PID"
 }
