@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "pool/pg_server.h"
+#include "proxy/pg/pg_auth_query.h"
 #include "proxy/pg/pg_cancel.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_relay.h"
@@ -173,6 +175,13 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	}
 	if (c->pool)
 		pool_cancel_wait(c->pool, &c->waiter);
+	if (c->aq_pool)
+		pool_cancel_wait(c->aq_pool, &c->aq_waiter);
+	if (c->aq_server) {
+		struct server *s = c->aq_server;
+		c->aq_server = NULL;
+		pool_release(s, false, false);
+	}
 	if (c->server) {
 		struct server *s = c->server;
 		c->server = NULL;
@@ -259,6 +268,14 @@ void pg_client_reap(struct list *dead)
 		free_params(c->seen, c->n_seen);
 		free(c->user);
 		free(c->database);
+		free(c->aq_secret);
+		if (c->dyn_user) {
+			free(c->dyn_user->name);
+			if (c->dyn_user->password)
+				OPENSSL_cleanse(c->dyn_user->password, strlen(c->dyn_user->password));
+			free(c->dyn_user->password);
+			free(c->dyn_user);
+		}
 		tls_contexts_unref(c->tls);
 		cfg_unref(c->cfg);
 		free(c);
@@ -511,14 +528,20 @@ static void handle_startup_message(struct pg_client *c, const struct pgc_startup
 		pg_client_close(c, "3D000", "database \"%s\" does not exist", c->database);
 		return;
 	}
+	c->pool_mode = c->cl->settings.pool_mode;
+	timer_start(c, c->cl->settings.client_login_timeout_ms);
 	c->u = cfg_find_user(c->cfg, c->user);
 	if (!c->u) {
-		pg_client_close(c, "28P01", "password authentication failed for user \"%s\"", c->user);
+		if (pg_auth_query_start(c) < 0)
+			pg_client_close(c, "28P01", "password authentication failed for user \"%s\"", c->user);
 		return;
 	}
-	c->pool_mode = cfg_pool_mode_for(c->cl, c->u);
-	timer_start(c, c->cl->settings.client_login_timeout_ms);
+	pg_client_begin_auth(c);
+}
 
+void pg_client_begin_auth(struct pg_client *c)
+{
+	c->pool_mode = cfg_pool_mode_for(c->cl, c->u);
 	struct buf b;
 	buf_init(&b);
 	const char *sqlstate = NULL, *err = NULL;
@@ -685,6 +708,7 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CL_STARTUP:
 	case CL_TLS_HANDSHAKE:
+	case CL_AUTH_QUERY:
 	case CL_AUTH:
 		pg_client_close(c, "08006", "client_login_timeout: login not completed in time");
 		break;

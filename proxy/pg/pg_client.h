@@ -28,6 +28,7 @@ struct event;
 #define CLIENT_STATES(X)           \
 	X(CL_STARTUP)              \
 	X(CL_TLS_HANDSHAKE)        \
+	X(CL_AUTH_QUERY)           \
 	X(CL_AUTH)                 \
 	X(CL_WAIT_SERVER)          \
 	X(CL_SYNC)                 \
@@ -71,7 +72,13 @@ struct pg_client {
 	struct client_param seen[CLIENT_MAX_PARAMS];
 	int n_seen;
 
-	const struct cfg_user *u;
+	const struct cfg_user *u;     /* in cfg, or dyn_user */
+	struct cfg_user *dyn_user;    /* from auth_query; owned by the session */
+	struct pool *aq_pool;         /* auth_query lookup (CL_AUTH_QUERY) */
+	struct pool_waiter aq_waiter;
+	struct server *aq_server;
+	char *aq_secret;
+	bool aq_found;
 	const struct cfg_cluster *cl;
 	enum cfg_pool_mode pool_mode;
 	struct pg_auth auth;
@@ -100,6 +107,9 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 
 void client_set_state(struct pg_client *c, enum client_state st);
+
+/* Authenticate c->u (found in the config or by auth_query). */
+void pg_client_begin_auth(struct pg_client *c);
 
 /* Queue for a server from the client's pool (CL_WAIT_SERVER). */
 void pg_client_request_server(struct pg_client *c);

@@ -348,3 +348,47 @@ void pgc_put_cancel(struct buf *b, uint32_t pid, uint32_t key)
 	buf_put_u32be(b, key);
 	pgc_end(b, s);
 }
+
+void pgc_put_parse(struct buf *b, const char *stmt, const char *query)
+{
+	size_t s = pgc_begin(b, 'P');
+	buf_put_cstr(b, stmt);
+	buf_put_cstr(b, query);
+	buf_put_u16be(b, 0);
+	pgc_end(b, s);
+}
+
+void pgc_put_bind_text(struct buf *b, const char *portal, const char *stmt, int nparams,
+		       const char *const *values)
+{
+	size_t s = pgc_begin(b, 'B');
+	buf_put_cstr(b, portal);
+	buf_put_cstr(b, stmt);
+	buf_put_u16be(b, 0);               /* all parameters in text format */
+	buf_put_u16be(b, (uint16_t)nparams);
+	for (int i = 0; i < nparams; i++) {
+		if (!values[i]) {
+			buf_put_u32be(b, 0xffffffffu);
+			continue;
+		}
+		size_t len = strlen(values[i]);
+		buf_put_u32be(b, (uint32_t)len);
+		buf_put(b, values[i], len);
+	}
+	buf_put_u16be(b, 0);               /* all results in text format */
+	pgc_end(b, s);
+}
+
+void pgc_put_execute(struct buf *b, const char *portal, uint32_t max_rows)
+{
+	size_t s = pgc_begin(b, 'E');
+	buf_put_cstr(b, portal);
+	buf_put_u32be(b, max_rows);
+	pgc_end(b, s);
+}
+
+void pgc_put_sync(struct buf *b)
+{
+	size_t s = pgc_begin(b, 'S');
+	pgc_end(b, s);
+}

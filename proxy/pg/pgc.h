@@ -147,6 +147,13 @@ void pgc_put_password(struct buf *b, const char *password);
 void pgc_put_sasl_initial(struct buf *b, const char *mechanism, const char *data, size_t len);
 void pgc_put_sasl_response(struct buf *b, const char *data, size_t len);
 void pgc_put_ssl_request(struct buf *b);
+/* Extended query: Parse (no parameter types given), Bind with text
+ * parameters (NULL values are SQL NULL) and text results, Execute, Sync. */
+void pgc_put_parse(struct buf *b, const char *stmt, const char *query);
+void pgc_put_bind_text(struct buf *b, const char *portal, const char *stmt, int nparams,
+		       const char *const *values);
+void pgc_put_execute(struct buf *b, const char *portal, uint32_t max_rows);
+void pgc_put_sync(struct buf *b);
 void pgc_put_cancel(struct buf *b, uint32_t pid, uint32_t key);
 
 /* Authentication request codes ('R' messages). */

@@ -1183,7 +1183,7 @@ static void test_unimplemented_warnings(void **state)
 	assert_int_equal(cfg_errors_count(&l.errs), 0);
 	assert_warning(&l, 2, "key 'stats_auth' is accepted but has no effect yet");
 	assert_warning(&l, 3, "key 'admin_users'");
-	assert_warning(&l, 4, "key 'auth_user'");
+	assert_false(has_entry(&l, NULL, 4, "", true)); /* auth_user: implemented */
 	assert_warning(&l, 15, "key 'max_user_connections'");
 	assert_warning(&l, 16, "key 'default_target'");
 	assert_warning(&l, 20, "key 'read_write_split'");
@@ -1208,8 +1208,7 @@ static void test_key_table(void **state)
 {
 	(void)state;
 	static const char *const later[][2] = {
-		{ "switchyard", "stats_auth" }, { "switchyard", "admin_users" }, { "switchyard", "auth_user" },
-		{ "switchyard", "auth_query" }, { "cluster", "shards" }, { "cluster", "max_db_connections" },
+		{ "switchyard", "stats_auth" }, { "switchyard", "admin_users" }, { "cluster", "shards" }, { "cluster", "max_db_connections" },
 		{ "cluster", "query_timeout" }, { "cluster", "idle_transaction_timeout" },
 		{ "cluster", "client_idle_timeout" }, { "cluster", "pin_policy" },
 		{ "cluster", "max_prepared_statements" }, { "cluster", "read_write_split" },
@@ -1228,6 +1227,7 @@ static void test_key_table(void **state)
 	};
 	static const char *const live[][2] = {
 		{ "switchyard", "workers" }, { "switchyard", "max_client_conn" }, { "switchyard", "log_level" },
+		{ "switchyard", "auth_user" }, { "switchyard", "auth_query" },
 		{ "switchyard", "log_format" }, { "switchyard", "log_file" }, { "switchyard", "pidfile" },
 		{ "switchyard", "stats_listen" }, { "switchyard", "auth_file" }, { "switchyard", "shutdown_timeout" },
 		{ "switchyard", "max_packet_size" }, { "switchyard", "client_tls_mode" },
