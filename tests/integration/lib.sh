@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — helpers for tests/integration/test_*.sh. Source it first:
 #
 #     . "$(dirname "$0")/lib.sh"

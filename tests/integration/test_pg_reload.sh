@@ -25,12 +25,12 @@ first=$(head -n 1 "$hold_out" 2>/dev/null || true)
 assert_match "$first" '^connected [0-9]+$' "the held client is connected ($first)"
 held_backend=${first#connected }
 
-# peak N: N clients at once each holding a server for 0.6 s; prints the
+# peak N: N clients at once each holding a server for 1.5 s; prints the
 # largest number of server connections of app seen (held client included).
 peak() {
 	local res
 	res=$(timeout 60 "$PY" "$HERE/clients.py" conc --port "$PROXY_PORT" --clients "$1" \
-		--query "SELECT pg_sleep(0.6)" --monitor-port "$PG_PRIMARY_PORT" --monitor-user app --timeout 50)
+		--query "SELECT pg_sleep(1.5)" --monitor-port "$PG_PRIMARY_PORT" --monitor-user app --timeout 50)
 	[ "$(json_get "$res" errors)" = 0 ] || fail "peak $1: client errors: $res"
 	json_get "$res" max_server
 }

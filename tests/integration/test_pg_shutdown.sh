@@ -47,7 +47,7 @@ start_proxy "$cfg"
 assert_eq 1 "$(pg_proxy -c 'SELECT 1')" "the proxy serves again after a restart"
 stop_proxy 15
 assert_eq 0 "$PROXY_EXIT_CODE" "SIGTERM without clients: exit status 0"
-awk -v t="$PROXY_STOP_SECONDS" 'BEGIN { exit !(t <= 1.5) }' ||
+awk -v t="$PROXY_STOP_SECONDS" 'BEGIN { exit !(t <= 2.5) }' ||
 	fail "SIGTERM without clients took $PROXY_STOP_SECONDS s"
 _ok "exited after $PROXY_STOP_SECONDS s without clients"
 
