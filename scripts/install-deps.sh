@@ -49,7 +49,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-APT_OPTS=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+# Wait for another apt/dpkg run instead of failing on its lock.
+LOCK_OPT=(-o DPkg::Lock::Timeout=300)
+APT_OPTS=(-y -q "${LOCK_OPT[@]}" -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
 # Keep the package scripts from starting postgresql / mariadb services.
 POLICY=/usr/sbin/policy-rc.d
@@ -71,7 +73,7 @@ $SUDO chmod 755 "$POLICY"
 policy_created=1
 
 echo "deps: installing ${missing[*]}"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null >/tmp/switchyard-apt-update.log 2>&1 || {
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q "${LOCK_OPT[@]}" </dev/null >/tmp/switchyard-apt-update.log 2>&1 || {
 	cat /tmp/switchyard-apt-update.log >&2
 	echo "deps: apt-get update failed" >&2
 	exit 1
