@@ -192,6 +192,7 @@ struct server *server_connect(struct pool *p)
 	s->tx_status = 'I';
 	list_init(&s->node);
 	list_init(&s->dead_node);
+	pg_stmt_cache_init(&s->stmts);
 	s->created_ms = s->last_used_ms = now_ms();
 	server_set_state(s, SV_CONNECTING);
 	p->servers_opened++;
@@ -234,7 +235,7 @@ void server_link(struct server *s, void *link, const struct server_link_ops *ops
 	s->last_used_ms = now_ms();
 }
 
-void server_start_reset(struct server *s)
+void server_start_reset(struct server *s, bool run_reset_query)
 {
 	struct buf b;
 	buf_init(&b);
@@ -245,7 +246,9 @@ void server_start_reset(struct server *s)
 		s->resets_pending++;
 	}
 	const char *rq = s->pool->st.reset_query;
-	if (rq && rq[0]) {
+	if (run_reset_query && rq && rq[0]) {
+		/* DISCARD ALL drops prepared statements; any reset query might. */
+		pg_stmt_cache_clear(&s->stmts);
 		pgc_put_query(&b, rq);
 		s->resets_pending++;
 	}
@@ -295,6 +298,7 @@ void server_reap(struct list *dead)
 			free(s->params[i].key);
 			free(s->params[i].value);
 		}
+		pg_stmt_cache_clear(&s->stmts);
 		free(s);
 	}
 }

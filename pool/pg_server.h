@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pool/pg_stmt_cache.h"
 #include "proxy/pg/scram.h"
 #include "util/list.h"
 
@@ -72,6 +73,7 @@ struct server {
 	int64_t created_ms, last_used_ms;
 	int resets_pending;           /* ReadyForQuery still expected while resetting */
 	char tx_status;               /* last ReadyForQuery status: 'I', 'T', 'E' */
+	struct pg_stmt_cache stmts;   /* statements prepared by the proxy (pooled modes) */
 	uint32_t synced_for;          /* client whose unreported settings are applied (0: none) */
 	struct scram_client scram;
 	int auth_step;                /* SCRAM progress during login */
@@ -89,8 +91,9 @@ void server_set_state(struct server *s, enum server_state st);
 /* Link an idle server to a client (SV_ACTIVE). */
 void server_link(struct server *s, void *link, const struct server_link_ops *ops);
 
-/* Send the reset queries and go to SV_RESETTING (then SV_IDLE). */
-void server_start_reset(struct server *s);
+/* Roll back an open transaction and, if asked, run the pool's reset
+ * query; SV_RESETTING until done, then SV_IDLE. */
+void server_start_reset(struct server *s, bool run_reset_query);
 
 /* Close with a reason (logged); unlinks and frees later. */
 void server_close(struct server *s, const char *reason);

@@ -301,7 +301,7 @@ void pool_release(struct server *s, bool clean, bool reset)
 		return;
 	}
 	if ((reset && p->st.reset_query[0]) || s->tx_status != 'I') {
-		server_start_reset(s);
+		server_start_reset(s, reset);
 		return;
 	}
 	server_set_state(s, SV_IDLE);

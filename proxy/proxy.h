@@ -50,8 +50,20 @@ enum worker_cmd {
 	WORKER_CMD_STOP = 'x',        /* exit now, closing everything */
 };
 
+/* Per-worker counters: written by the worker thread only, without locks;
+ * read (racily but harmlessly, as whole 64-bit words) for stats. */
+struct worker_counters {
+	uint64_t clients_accepted;
+	uint64_t clients_refused;
+	uint64_t login_failures;
+	uint64_t queries;
+	uint64_t transactions;
+	uint64_t pins;
+};
+
 struct worker {
 	int id;
+	struct worker_counters counters;
 	struct proxy *proxy;
 	pthread_t thread;
 	struct event_base *base;

@@ -27,6 +27,7 @@
 #include "proxy/pg/pg_auth_query.h"
 #include "proxy/pg/pg_cancel.h"
 #include "proxy/pg/pg_evbuf.h"
+#include "proxy/pg/pg_prepared.h"
 #include "proxy/pg/pg_relay.h"
 #include "proxy/proxy.h"
 #include "proxy/tls.h"
@@ -123,6 +124,8 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	c->tls = tls_contexts_ref(w->tls);
 	list_init(&c->waiter.node);
 	list_init(&c->dead_node);
+	strmap_init(&c->prepared);
+	pg_opq_init(&c->opq);
 	c->waiter.on_server = on_server;
 	c->waiter.on_error = on_server_error;
 	format_addr(sa, c->addr, sizeof(c->addr));
@@ -187,9 +190,9 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 		c->server = NULL;
 		/* Clean only when nothing is in flight in either direction. */
 		bool clean = c->state == CL_ACTIVE && c->outstanding == 0 && c->c2s_left == 0 &&
-			     c->s2c_left == 0 &&
+			     c->s2c_left == 0 && c->opq.len == 0 &&
 			     evbuffer_get_length(bufferevent_get_input(s->bev)) == 0;
-		pool_release(s, clean, c->pool_mode == CFG_POOL_SESSION);
+		pool_release(s, clean, c->pool_mode == CFG_POOL_SESSION || c->pinned);
 	}
 	if (c->cancel_pid)
 		cancel_unregister(&c->w->proxy->cancels, c->cancel_pid);
@@ -264,6 +267,8 @@ void pg_client_reap(struct list *dead)
 		if (c->timer)
 			event_free(c->timer);
 		pg_auth_clear(&c->auth);
+		pg_prepared_clear(&c->prepared);
+		pg_opq_free(&c->opq);
 		free_params(c->want, c->n_want);
 		free_params(c->seen, c->n_seen);
 		free(c->user);
@@ -318,6 +323,11 @@ const char *pg_client_seen(const struct pg_client *c, const char *key)
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value)
 {
 	param_add(c->seen, &c->n_seen, key, value);
+}
+
+void pg_client_want_set(struct pg_client *c, const char *key, const char *value)
+{
+	param_add(c->want, &c->n_want, key, value);
 }
 
 /* "-c name=value" and "--name=value" settings in the `options` parameter,

@@ -18,6 +18,8 @@
 #include "config/config.h"
 #include "pool/pool.h"
 #include "proxy/pg/pg_auth.h"
+#include "proxy/pg/pg_opq.h"
+#include "util/strmap.h"
 #include "util/list.h"
 
 struct worker;
@@ -94,8 +96,14 @@ struct pg_client {
 	size_t c2s_left;              /* bytes of a client message still to forward */
 	size_t s2c_left;              /* bytes of a server message still to forward */
 	int outstanding;              /* sync points (Query/Sync/FunctionCall) awaiting ReadyForQuery */
+	bool s2c_hide;                /* the server message being passed is swallowed */
 	uint32_t cancel_pid, cancel_key;
 	uint64_t queries;
+
+	/* Pooled modes. */
+	struct strmap prepared;       /* client statement name -> struct pg_pstmt */
+	struct pg_opq opq;            /* requests in flight on the linked server */
+	bool pinned;                  /* session state on the server: keep it */
 };
 
 /* A new connection accepted on `listen`; takes ownership of fd. */
@@ -118,6 +126,8 @@ void pg_client_request_server(struct pg_client *c);
  * recording that it has been told. */
 const char *pg_client_seen(const struct pg_client *c, const char *key);
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value);
+/* The value the client wants for a parameter on every server it uses. */
+void pg_client_want_set(struct pg_client *c, const char *key, const char *value);
 
 /* Free closed clients (worker's deferred frees). */
 void pg_client_reap(struct list *dead);

@@ -14,6 +14,7 @@
 
 #include "pool/pool.h"
 #include "proxy/pg/pg_evbuf.h"
+#include "proxy/pg/pg_pooled.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
 
@@ -91,11 +92,10 @@ static void finish_attach(struct pg_client *c)
 	}
 	client_set_state(c, CL_ACTIVE);
 	bufferevent_enable(c->bev, EV_READ);
-	if (first_login && c->pool_mode != CFG_POOL_SESSION &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+	if (first_login && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    pg_relay_maybe_detach(c)) {
 		/* The server only served the login; a pooled client holds none
 		 * while it has nothing to run. */
-		detach(c);
 		return;
 	}
 	pg_relay_c2s(c);
@@ -193,6 +193,10 @@ static void detach(struct pg_client *c)
 
 void pg_relay_c2s(struct pg_client *c)
 {
+	if (c->pool_mode != CFG_POOL_SESSION) {
+		pg_pooled_c2s(c);
+		return;
+	}
 	struct server *s = c->server;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *out = bufferevent_get_output(s->bev);
@@ -257,11 +261,38 @@ void pg_relay_idle_input(struct pg_client *c)
 		pg_client_close(c, NULL, "client sent Terminate");
 		return;
 	}
+	/* Preparing statements needs no server: they go to one when used. */
+	while ((h.type == 'P' || h.type == 'C') && pg_pooled_answer_locally(c)) {
+		if (c->state == CL_CLOSED || pg_evbuf_peek_header(in, &lim, &h) <= 0)
+			return;
+	}
+	if (h.type == 'X') {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		pg_client_close(c, NULL, "client sent Terminate");
+		return;
+	}
 	pg_client_request_server(c);
+}
+
+bool pg_relay_maybe_detach(struct pg_client *c)
+{
+	struct server *s = c->server;
+	if (!s || c->pool_mode == CFG_POOL_SESSION || c->pinned || c->outstanding != 0 ||
+	    c->opq.len != 0 || c->c2s_left != 0 || s->tx_status != 'I' ||
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0)
+		return false;
+	detach(c);
+	/* The client may already have sent its next transaction. */
+	pg_relay_idle_input(c);
+	return true;
 }
 
 static void relay_s2c(struct pg_client *c)
 {
+	if (c->pool_mode != CFG_POOL_SESSION) {
+		pg_pooled_s2c(c);
+		return;
+	}
 	struct server *s = c->server;
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -315,13 +346,8 @@ static void relay_s2c(struct pg_client *c)
 		if (c->outstanding > 0)
 			c->outstanding--;
 		evbuffer_remove_buffer(in, out, total);
-		if (c->pool_mode != CFG_POOL_SESSION && c->outstanding == 0 && status == 'I' &&
-		    c->c2s_left == 0 && evbuffer_get_length(in) == 0) {
-			detach(c);
-			/* The client may already have sent its next transaction. */
-			pg_relay_idle_input(c);
-			return;
-		}
+		if (status == 'I')
+			c->w->counters.transactions++;
 	}
 }
 

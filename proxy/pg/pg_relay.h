@@ -31,6 +31,10 @@ void pg_relay_start_sync(struct pg_client *c);
 void pg_relay_c2s(struct pg_client *c);
 /* Client bytes while CL_IDLE (transaction pooling, no server linked). */
 void pg_relay_idle_input(struct pg_client *c);
+/* Pooled modes: give the server back if the client is at a transaction
+ * boundary with nothing in flight and no pin. True when it was. */
+bool pg_relay_maybe_detach(struct pg_client *c);
+
 /* The client's output drained below the low watermark. */
 void pg_relay_client_drained(struct pg_client *c);
 

@@ -1,0 +1,645 @@
+/*
+ * pg_pooled.c — the relay for transaction and statement pooling.
+ *
+ * Like the session relay it frames messages and streams their bodies, but
+ * it also keeps, per client, the queue of requests in flight (pg_opq.h)
+ * so that it can:
+ *  - prepare a client's named statement on whichever server the client
+ *    gets (Parse under the server-side name; or answer ParseComplete
+ *    itself when the server has it already);
+ *  - rewrite Bind/Describe to the server-side name, preparing it first on
+ *    a server that lacks it (its ParseComplete is then swallowed);
+ *  - answer Close of a client's statement itself (other clients may use
+ *    the server's statement);
+ *  - notice session state in Query text (pg_sql.h): pin the server to the
+ *    client, or refuse with pin_policy = error;
+ *  - keep the client's view of reported parameters (TimeZone, …) so that
+ *    they follow it to the next server.
+ */
+#include "proxy/pg/pg_pooled.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool/pool.h"
+#include "proxy/pg/pg_evbuf.h"
+#include "proxy/pg/pg_prepared.h"
+#include "proxy/pg/pg_relay.h"
+#include "proxy/pg/pg_sql.h"
+#include "proxy/proxy.h"
+#include "util/log.h"
+
+/* How much of a Query's text is scanned for session state. */
+#define SCAN_PREFIX 4096
+#define INSPECT_MAX 65536
+
+static struct pgc_limits limits(const struct pg_client *c)
+{
+	struct pgc_limits lim = { .max_packet_size = c->cfg->global.max_packet_size };
+	return lim;
+}
+
+/* A message must be read whole: make sure the socket is read far enough
+ * (the read watermark normally stops at PG_RELAY_HIGH). Returns true when
+ * it is all buffered. */
+static bool have_whole(struct bufferevent *bev, size_t total)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (evbuffer_get_length(in) >= total)
+		return true;
+	if (total > PG_RELAY_HIGH)
+		bufferevent_setwatermark(bev, EV_READ, 0, total + PG_RELAY_HIGH);
+	return false;
+}
+
+static void restore_watermark(struct bufferevent *bev, size_t total)
+{
+	if (total > PG_RELAY_HIGH)
+		bufferevent_setwatermark(bev, EV_READ, 0, PG_RELAY_HIGH);
+}
+
+/* Queue a reply the proxy gives itself, in order with the server's. */
+static int push_fake(struct pg_client *c, const struct buf *b)
+{
+	struct pg_op *op = pg_opq_push(&c->opq, PG_OP_FAKE);
+	if (!op)
+		return -1;
+	op->fake = malloc(b->len);
+	if (!op->fake)
+		return -1;
+	memcpy(op->fake, b->data, b->len);
+	op->fake_len = b->len;
+	return 0;
+}
+
+static int push_fake_simple(struct pg_client *c, char type)
+{
+	struct buf b;
+	buf_init(&b);
+	size_t s = pgc_begin(&b, (uint8_t)type);
+	pgc_end(&b, s);
+	int rc = b.oom ? -1 : push_fake(c, &b);
+	buf_free(&b);
+	return rc;
+}
+
+/* Replies at the head of the queue go out now. */
+static void flush_fakes(struct pg_client *c)
+{
+	struct pg_op *op;
+	while ((op = pg_opq_head(&c->opq)) && op->kind == PG_OP_FAKE) {
+		bufferevent_write(c->bev, op->fake, op->fake_len);
+		pg_opq_pop(&c->opq);
+	}
+}
+
+/* The statement is on this server, or a Parse for it goes ahead of the
+ * request that needs it. */
+static int ensure_prepared(struct pg_client *c, struct pg_pstmt *ps, bool hidden,
+			   const char *client_name)
+{
+	struct server *s = c->server;
+	if (pg_stmt_cache_touch(&s->stmts, ps->srvname)) {
+		if (!hidden)
+			return push_fake_simple(c, '1');
+		return 0;
+	}
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	int limit = c->cl->settings.max_prepared_statements;
+	char victim[PG_STMT_NAME_MAX];
+	while (limit > 0 && s->stmts.count >= (size_t)limit && pg_stmt_cache_oldest(&s->stmts, victim)) {
+		struct buf b;
+		buf_init(&b);
+		size_t st = pgc_begin(&b, 'C');
+		buf_put_u8(&b, 'S');
+		buf_put_cstr(&b, victim);
+		pgc_end(&b, st);
+		evbuffer_add(out, b.data, b.len);
+		buf_free(&b);
+		if (!pg_opq_push(&c->opq, PG_OP_CLOSE_HIDDEN))
+			return -1;
+		pg_stmt_cache_remove(&s->stmts, victim);
+	}
+	if (pg_stmt_cache_add(&s->stmts, ps->srvname) < 0)
+		return -1;
+	evbuffer_add(out, ps->parse_msg, ps->parse_len);
+	struct pg_op *op = pg_opq_push(&c->opq, hidden ? PG_OP_PARSE_HIDDEN : PG_OP_PARSE);
+	if (!op)
+		return -1;
+	snprintf(op->srvname, sizeof(op->srvname), "%s", ps->srvname);
+	if (client_name && !(op->client_name = strdup(client_name)))
+		return -1;
+	return 0;
+}
+
+/* Send `body` with the statement name at [name_off, name_off+name_len)
+ * replaced by `srvname`. */
+static void send_renamed(struct evbuffer *out, uint8_t type, const uint8_t *body, size_t len,
+			 size_t name_off, size_t name_len, const char *srvname)
+{
+	size_t sl = strlen(srvname);
+	size_t nlen = len - name_len + sl;
+	uint8_t hdr[5] = { type, (uint8_t)((nlen + 4) >> 24), (uint8_t)((nlen + 4) >> 16),
+			   (uint8_t)((nlen + 4) >> 8), (uint8_t)(nlen + 4) };
+	evbuffer_add(out, hdr, 5);
+	evbuffer_add(out, body, name_off);
+	evbuffer_add(out, srvname, sl);
+	evbuffer_add(out, body + name_off + name_len, len - name_off - name_len);
+}
+
+enum step { STEP_MORE, STEP_WAIT, STEP_CLOSED };
+
+static enum step client_parse(struct pg_client *c, const struct pgc_msg *m)
+{
+	struct pg_parse_body pb;
+	if (pg_parse_body_split(m->body, m->body_len, &pb) < 0) {
+		pg_client_close(c, "08P01", "invalid Parse message");
+		return STEP_CLOSED;
+	}
+	if (!pb.name[0]) {
+		/* The unnamed statement lives on the server only until the next
+		 * Parse: pass it through, it never outlives a transaction. */
+		evbuffer_add(bufferevent_get_output(c->server->bev), m->body - 5, m->body_len + 5);
+		if (!pg_opq_push(&c->opq, PG_OP_PARSE))
+			goto oom;
+		return STEP_MORE;
+	}
+	struct pg_sql_scan sc;
+	pg_sql_scan(pb.query, strlen(pb.query), &sc);
+	if (sc.flags & PG_SQL_PIN) {
+		c->pinned = true;
+		log_debug("client %u: pinned to its server (%s in a prepared statement)", c->id,
+			  sc.pin_reason);
+	}
+	struct pg_pstmt *ps = pg_prepared_add(&c->prepared, &pb);
+	if (!ps || ensure_prepared(c, ps, false, pb.name) < 0)
+		goto oom;
+	return STEP_MORE;
+oom:
+	pg_client_close(c, "53200", "out of memory");
+	return STEP_CLOSED;
+}
+
+/* Bind and Describe of a named statement: rename, preparing it first when
+ * the server lacks it. An unknown name is passed through unchanged, so
+ * the server reports the error (and skips to Sync) exactly as it would. */
+static enum step client_named(struct pg_client *c, const struct pgc_msg *m, size_t name_off,
+			      const char *name, enum pg_op_kind kind)
+{
+	struct evbuffer *out = bufferevent_get_output(c->server->bev);
+	struct pg_pstmt *ps = name[0] ? strmap_get(&c->prepared, name) : NULL;
+	if (ps && ensure_prepared(c, ps, true, NULL) < 0) {
+		pg_client_close(c, "53200", "out of memory");
+		return STEP_CLOSED;
+	}
+	if (ps)
+		send_renamed(out, m->type, m->body, m->body_len, name_off, strlen(name), ps->srvname);
+	else
+		evbuffer_add(out, m->body - 5, m->body_len + 5);
+	if (!pg_opq_push(&c->opq, kind)) {
+		pg_client_close(c, "53200", "out of memory");
+		return STEP_CLOSED;
+	}
+	return STEP_MORE;
+}
+
+static enum step client_close_msg(struct pg_client *c, const struct pgc_msg *m)
+{
+	struct pgc_reader r;
+	pgc_reader_init(&r, m->body, m->body_len);
+	uint8_t what = pgc_read_u8(&r);
+	const char *name = pgc_read_cstr(&r);
+	if (r.bad) {
+		pg_client_close(c, "08P01", "invalid Close message");
+		return STEP_CLOSED;
+	}
+	if (what == 'S' && name[0]) {
+		/* Only the client's name goes; the server's statement may serve
+		 * other clients and stays (until evicted or reset). */
+		pg_prepared_remove(&c->prepared, name);
+		if (push_fake_simple(c, '3') < 0) {
+			pg_client_close(c, "53200", "out of memory");
+			return STEP_CLOSED;
+		}
+		return STEP_MORE;
+	}
+	evbuffer_add(bufferevent_get_output(c->server->bev), m->body - 5, m->body_len + 5);
+	if (!pg_opq_push(&c->opq, PG_OP_CLOSE)) {
+		pg_client_close(c, "53200", "out of memory");
+		return STEP_CLOSED;
+	}
+	return STEP_MORE;
+}
+
+/* Refuse a query without sending it: an error and ReadyForQuery, in order. */
+static int refuse_query(struct pg_client *c, const char *sqlstate, const char *msg)
+{
+	struct buf b;
+	buf_init(&b);
+	pgc_put_error(&b, "ERROR", sqlstate, msg);
+	pgc_put_ready(&b, c->server->tx_status);
+	int rc = b.oom ? -1 : push_fake(c, &b);
+	buf_free(&b);
+	return rc;
+}
+
+/* Look at a Query's text (its first SCAN_PREFIX bytes, without buffering
+ * the rest) before it streams to the server. Returns false when refused
+ * (the message was consumed). */
+static bool client_query(struct pg_client *c, size_t total)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t want = total - PGC_HEADER_LEN;
+	if (want > SCAN_PREFIX)
+		want = SCAN_PREFIX;
+	char text[SCAN_PREFIX];
+	size_t have = evbuffer_get_length(in) - PGC_HEADER_LEN;
+	if (have > want)
+		have = want;
+	struct evbuffer_ptr pos;
+	evbuffer_ptr_set(in, &pos, PGC_HEADER_LEN, EVBUFFER_PTR_SET);
+	ev_ssize_t got = evbuffer_copyout_from(in, &pos, text, have);
+	if (got < 0)
+		got = 0;
+	size_t tl = strnlen(text, (size_t)got);
+	struct pg_sql_scan sc;
+	pg_sql_scan(text, tl, &sc);
+
+	if ((sc.flags & PG_SQL_BEGIN) && c->pool_mode == CFG_POOL_STATEMENT) {
+		evbuffer_drain(in, total);
+		refuse_query(c, "25000", "transaction blocks are not allowed in statement pooling mode");
+		return false;
+	}
+	if (sc.flags & PG_SQL_PIN && !c->pinned) {
+		if (c->cl->settings.pin_policy == CFG_PIN_ERROR) {
+			char msg[200];
+			snprintf(msg, sizeof(msg),
+				 "%s keeps session state on the server, which pin_policy = error refuses in %s pooling",
+				 sc.pin_reason, cfg_pool_mode_name(c->pool_mode));
+			evbuffer_drain(in, total);
+			refuse_query(c, "0A000", msg);
+			return false;
+		}
+		c->pinned = true;
+		c->w->counters.pins++;
+		log_debug("client %u: pinned to server %llu: %s", c->id,
+			  (unsigned long long)c->server->id, sc.pin_reason);
+	}
+	if (sc.flags & (PG_SQL_DISCARD_ALL | PG_SQL_DEALLOCATE_ALL)) {
+		/* The client's statements go; the server's too, as it runs it. */
+		pg_prepared_clear(&c->prepared);
+		pg_stmt_cache_clear(&c->server->stmts);
+	}
+	return true;
+}
+
+void pg_pooled_c2s(struct pg_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct pgc_limits lim = limits(c);
+	for (;;) {
+		flush_fakes(c);
+		if (!c->server)
+			return;
+		struct evbuffer *out = bufferevent_get_output(c->server->bev);
+		if (evbuffer_get_length(out) >= PG_RELAY_HIGH) {
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		if (c->c2s_left > 0) {
+			size_t n = evbuffer_get_length(in);
+			if (n == 0)
+				return;
+			if (n > c->c2s_left)
+				n = c->c2s_left;
+			evbuffer_remove_buffer(in, out, n);
+			c->c2s_left -= n;
+			continue;
+		}
+		struct pgc_header h;
+		ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			pg_client_close(c, "08P01", "invalid message from client: %s", pgc_err_str(r));
+			return;
+		}
+		size_t total = (size_t)h.len + 1;
+		enum pg_op_kind kind;
+		switch (h.type) {
+		case 'X':
+			evbuffer_drain(in, evbuffer_get_length(in));
+			pg_client_close(c, NULL, "client sent Terminate");
+			return;
+		case 'Q':
+			c->queries++;
+			if (!client_query(c, total))
+				continue;
+			kind = PG_OP_QUERY;
+			c->outstanding++;
+			break;
+		case 'S':
+			kind = PG_OP_SYNC;
+			c->outstanding++;
+			break;
+		case 'F':
+			kind = PG_OP_FUNC;
+			c->outstanding++;
+			break;
+		case 'E':
+			kind = PG_OP_EXECUTE;
+			break;
+		case 'P':
+		case 'B':
+		case 'D':
+		case 'C': {
+			if (!have_whole(c->bev, total))
+				return;
+			struct pgc_msg m;
+			if (pg_evbuf_next(in, &lim, &m) <= 0) {
+				pg_client_close(c, "08P01", "invalid message from client");
+				return;
+			}
+			enum step st;
+			if (h.type == 'P') {
+				st = client_parse(c, &m);
+			} else if (h.type == 'C') {
+				st = client_close_msg(c, &m);
+			} else {
+				struct pgc_reader rd;
+				pgc_reader_init(&rd, m.body, m.body_len);
+				enum pg_op_kind k;
+				if (h.type == 'B') {
+					pgc_read_cstr(&rd); /* portal */
+					k = PG_OP_BIND;
+				} else {
+					k = pgc_read_u8(&rd) == 'S' ? PG_OP_DESCRIBE_S : PG_OP_DESCRIBE_P;
+				}
+				size_t name_off = rd.off;
+				const char *name = pgc_read_cstr(&rd);
+				if (rd.bad) {
+					pg_client_close(c, "08P01", "invalid %s message",
+							h.type == 'B' ? "Bind" : "Describe");
+					return;
+				}
+				if (k == PG_OP_DESCRIBE_P)
+					name = "";
+				st = client_named(c, &m, name_off, name, k);
+			}
+			if (st == STEP_CLOSED)
+				return;
+			evbuffer_drain(in, total);
+			restore_watermark(c->bev, total);
+			continue;
+		}
+		default:
+			/* Flush, CopyData/Done/Fail: no reply of their own. */
+			c->c2s_left = total;
+			continue;
+		}
+		if (!pg_opq_push(&c->opq, kind)) {
+			pg_client_close(c, "53200", "out of memory");
+			return;
+		}
+		c->c2s_left = total;
+	}
+}
+
+/* An error in an extended-protocol batch: the server skips everything up
+ * to Sync, so those requests get no answer; statements it did not create
+ * are forgotten. */
+static void skip_to_sync(struct pg_client *c)
+{
+	struct pg_op *op;
+	while ((op = pg_opq_head(&c->opq)) && op->kind != PG_OP_SYNC) {
+		if ((op->kind == PG_OP_PARSE || op->kind == PG_OP_PARSE_HIDDEN) && op->srvname[0]) {
+			pg_stmt_cache_remove(&c->server->stmts, op->srvname);
+			if (op->client_name) {
+				struct pg_pstmt *ps = strmap_get(&c->prepared, op->client_name);
+				if (ps && strcmp(ps->srvname, op->srvname) == 0)
+					pg_prepared_remove(&c->prepared, op->client_name);
+			}
+		}
+		pg_opq_pop(&c->opq);
+	}
+}
+
+/* Does server message `type` finish the request at the head? Sets
+ * *hide for replies to requests the proxy added. */
+static bool completes(const struct pg_op *op, uint8_t type, bool *hide)
+{
+	*hide = false;
+	if (!op)
+		return false;
+	switch (op->kind) {
+	case PG_OP_PARSE:
+		return type == '1';
+	case PG_OP_PARSE_HIDDEN:
+		return (*hide = type == '1');
+	case PG_OP_BIND:
+		return type == '2';
+	case PG_OP_DESCRIBE_S:
+	case PG_OP_DESCRIBE_P:
+		return type == 'T' || type == 'n';
+	case PG_OP_EXECUTE:
+		return type == 'C' || type == 'I' || type == 's';
+	case PG_OP_CLOSE:
+		return type == '3';
+	case PG_OP_CLOSE_HIDDEN:
+		return (*hide = type == '3');
+	case PG_OP_SYNC:
+	case PG_OP_QUERY:
+	case PG_OP_FUNC:
+		return type == 'Z';
+	default:
+		return false;
+	}
+}
+
+void pg_pooled_s2c(struct pg_client *c)
+{
+	struct server *s = c->server;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct pgc_limits lim = limits(c);
+	for (;;) {
+		flush_fakes(c);
+		if (evbuffer_get_length(out) >= PG_RELAY_HIGH) {
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		if (c->s2c_left > 0) {
+			size_t n = evbuffer_get_length(in);
+			if (n == 0)
+				return;
+			if (n > c->s2c_left)
+				n = c->s2c_left;
+			if (c->s2c_hide)
+				evbuffer_drain(in, n);
+			else
+				evbuffer_remove_buffer(in, out, n);
+			c->s2c_left -= n;
+			continue;
+		}
+		struct pgc_header h;
+		ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			pg_client_close(c, "08P01", "server sent an invalid message: %s", pgc_err_str(r));
+			return;
+		}
+		size_t total = (size_t)h.len + 1;
+		struct pg_op *op = pg_opq_head(&c->opq);
+
+		if (h.type == 'S' && total <= INSPECT_MAX) {
+			struct pgc_msg m;
+			if (pg_evbuf_next(in, &lim, &m) <= 0)
+				return;
+			struct pgc_reader rd;
+			pgc_reader_init(&rd, m.body, m.body_len);
+			const char *k = pgc_read_cstr(&rd);
+			const char *v = pgc_read_cstr(&rd);
+			if (!rd.bad) {
+				server_param_set(s, k, v);
+				pg_client_mark_seen(c, k, v);
+				/* The client changed it (SET TimeZone …): it now wants
+				 * this value on every server it uses. */
+				if (pg_sql_is_tracked_param(k, strlen(k)))
+					pg_client_want_set(c, k, v);
+			}
+			evbuffer_remove_buffer(in, out, total);
+			continue;
+		}
+		if (h.type == 'Z') {
+			struct pgc_msg m;
+			if (pg_evbuf_next(in, &lim, &m) <= 0)
+				return;
+			char status = m.body_len ? (char)m.body[0] : 'I';
+			s->tx_status = status;
+			if (op && (op->kind == PG_OP_SYNC || op->kind == PG_OP_QUERY || op->kind == PG_OP_FUNC))
+				pg_opq_pop(&c->opq);
+			if (c->outstanding > 0)
+				c->outstanding--;
+			if (status == 'I')
+				c->w->counters.transactions++;
+			evbuffer_remove_buffer(in, out, total);
+			flush_fakes(c);
+			if (status != 'I' && c->pool_mode == CFG_POOL_STATEMENT && c->outstanding == 0) {
+				pg_client_close(c, "25000", "transaction blocks are not allowed in statement pooling mode");
+				return;
+			}
+			if (pg_relay_maybe_detach(c))
+				return;
+			continue;
+		}
+		if (h.type == 'E' && op && op->kind != PG_OP_QUERY && op->kind != PG_OP_FUNC &&
+		    op->kind != PG_OP_SYNC) {
+			/* Forward the error, then drop what the server will skip. */
+			c->s2c_left = total;
+			c->s2c_hide = false;
+			skip_to_sync(c);
+			continue;
+		}
+		bool hide;
+		if (completes(op, h.type, &hide))
+			pg_opq_pop(&c->opq);
+		c->s2c_left = total;
+		c->s2c_hide = hide;
+	}
+}
+
+/* Is the buffered input, from `off`, a run of named Parse / Close-statement
+ * messages ended by Sync (what libpq's PQprepare and a driver's
+ * deallocation send)? Returns the bytes up to and including the Sync, or
+ * 0 when it is anything else or still incomplete. */
+static size_t local_batch_len(struct evbuffer *in, const struct pgc_limits *lim)
+{
+	size_t off = 0, avail = evbuffer_get_length(in);
+	for (int n = 0; n < 64; n++) {
+		uint8_t hdr[PGC_HEADER_LEN + 2];
+		if (avail - off < PGC_HEADER_LEN)
+			return 0;
+		struct evbuffer_ptr pos;
+		evbuffer_ptr_set(in, &pos, off, EVBUFFER_PTR_SET);
+		size_t peek = avail - off < sizeof(hdr) ? avail - off : sizeof(hdr);
+		if (evbuffer_copyout_from(in, &pos, hdr, peek) < (ev_ssize_t)PGC_HEADER_LEN)
+			return 0;
+		struct pgc_header h;
+		if (pgc_parse_header(hdr, PGC_HEADER_LEN, lim, &h) <= 0)
+			return 0;
+		size_t total = (size_t)h.len + 1;
+		if (avail - off < total || total > INSPECT_MAX)
+			return 0;
+		if (h.type == 'S')
+			return n > 0 ? off + total : 0;
+		if (h.type == 'P') {
+			if (peek < PGC_HEADER_LEN + 1 || hdr[PGC_HEADER_LEN] == 0)
+				return 0; /* the unnamed statement needs a server */
+		} else if (h.type == 'C') {
+			if (peek < PGC_HEADER_LEN + 2 || hdr[PGC_HEADER_LEN] != 'S' || hdr[PGC_HEADER_LEN + 1] == 0)
+				return 0;
+		} else {
+			return 0;
+		}
+		off += total;
+	}
+	return 0;
+}
+
+bool pg_pooled_answer_locally(struct pg_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct pgc_limits lim = limits(c);
+	size_t len = local_batch_len(in, &lim);
+	if (len == 0)
+		return false;
+	struct buf b;
+	buf_init(&b);
+	size_t done = 0;
+	while (done < len) {
+		struct pgc_msg m;
+		ssize_t r = pg_evbuf_next(in, &lim, &m);
+		if (r <= 0)
+			break;
+		if (m.type == 'P') {
+			struct pg_parse_body pb;
+			if (pg_parse_body_split(m.body, m.body_len, &pb) < 0) {
+				buf_free(&b);
+				pg_client_close(c, "08P01", "invalid Parse message");
+				return true;
+			}
+			if (!pg_prepared_add(&c->prepared, &pb)) {
+				buf_free(&b);
+				pg_client_close(c, "53200", "out of memory");
+				return true;
+			}
+			size_t st = pgc_begin(&b, '1');
+			pgc_end(&b, st);
+		} else if (m.type == 'C') {
+			struct pgc_reader rd;
+			pgc_reader_init(&rd, m.body, m.body_len);
+			pgc_read_u8(&rd);
+			const char *name = pgc_read_cstr(&rd);
+			if (rd.bad) {
+				buf_free(&b);
+				pg_client_close(c, "08P01", "invalid Close message");
+				return true;
+			}
+			pg_prepared_remove(&c->prepared, name);
+			size_t st = pgc_begin(&b, '3');
+			pgc_end(&b, st);
+		} else {
+			pgc_put_ready(&b, 'I');
+		}
+		evbuffer_drain(in, (size_t)r);
+		done += (size_t)r;
+	}
+	pg_bev_send(c->bev, &b);
+	buf_free(&b);
+	return true;
+}

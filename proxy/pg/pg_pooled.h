@@ -1,0 +1,22 @@
+/*
+ * pg_pooled.h — relay functions for transaction and statement pooling
+ * (prepared statements across servers, session-state pins, tracked
+ * parameters). See pg_pooled.c.
+ */
+#ifndef SWITCHYARD_PG_POOLED_H
+#define SWITCHYARD_PG_POOLED_H
+
+#include "proxy/pg/pg_client.h"
+
+/* Client bytes while CL_ACTIVE in a pooled mode. */
+void pg_pooled_c2s(struct pg_client *c);
+/* Server bytes while CL_ACTIVE in a pooled mode. */
+void pg_pooled_s2c(struct pg_client *c);
+
+/* While no server is linked: answer a batch of named Parse / Close
+ * statement messages ended by Sync without a server (the statements are
+ * prepared on a server when first used). True when handled (or closed);
+ * the Parse's SQL is then checked by the server at first use. */
+bool pg_pooled_answer_locally(struct pg_client *c);
+
+#endif
