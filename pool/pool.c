@@ -101,6 +101,11 @@ static void settings_from_cfg(struct pool_set *ps, struct pool_settings *st,
 	st->min_size = pool_share(cs->min_pool_size, ps->worker_id, ps->n_workers);
 	if (st->min_size > st->size)
 		st->min_size = st->size;
+	st->max_db = cs->max_db_connections > 0
+			     ? pool_share(cs->max_db_connections, ps->worker_id, ps->n_workers)
+			     : 0;
+	if (cs->max_db_connections > 0 && st->max_db < 1)
+		st->max_db = 1;
 	st->connect_timeout_ms = cs->server_connect_timeout_ms;
 	st->lifetime_ms = cs->server_lifetime_ms;
 	st->idle_timeout_ms = cs->server_idle_timeout_ms;
@@ -229,6 +234,36 @@ void pool_cancel_wait(struct pool *p, struct pool_waiter *w)
 	p->n_waiters--;
 }
 
+/* Connections of this worker to p's node and database, all users. */
+static int db_connections(const struct pool *p)
+{
+	int n = 0;
+	const struct list *head = &p->set->pools;
+	for (const struct list *l = head->next; l != head; l = l->next) {
+		const struct pool *q = container_of(l, struct pool, node);
+		if (strcmp(q->addr.text, p->addr.text) == 0 && strcmp(q->database, p->database) == 0)
+			n += q->n_pending + q->n_idle + q->n_active;
+	}
+	return n;
+}
+
+/* max_db_connections reached: close an idle connection of another pool
+ * to the same node and database. True when one was closed. */
+static bool steal_idle(struct pool *p)
+{
+	struct list *head = &p->set->pools;
+	for (struct list *l = head->next; l != head; l = l->next) {
+		struct pool *q = container_of(l, struct pool, node);
+		if (q == p || q->n_idle == 0 || strcmp(q->addr.text, p->addr.text) != 0 ||
+		    strcmp(q->database, p->database) != 0)
+			continue;
+		server_close(container_of(list_first(&q->idle), struct server, node),
+			     "max_db_connections: making room for another user");
+		return true;
+	}
+	return false;
+}
+
 void pool_maybe_open(struct pool *p)
 {
 	if (p->retired)
@@ -240,6 +275,9 @@ void pool_maybe_open(struct pool *p)
 		/* Demand: waiters beyond what pending connections will serve, or
 		 * fewer than min_pool_size connections open. */
 		if (p->n_waiters <= p->n_pending && total >= p->st.min_size)
+			return;
+		if (p->st.max_db > 0 && db_connections(p) >= p->st.max_db &&
+		    (p->n_waiters <= p->n_pending || !steal_idle(p)))
 			return;
 		if (!server_connect(p))
 			return;

@@ -59,6 +59,7 @@ struct pool_settings {
 	int min_size;
 	int64_t connect_timeout_ms;
 	int64_t lifetime_ms;
+	int max_db;                   /* this worker's share of max_db_connections; 0 = none */
 	int64_t idle_timeout_ms;
 	char *reset_query;            /* owned; "" for none */
 	size_t max_packet_size;

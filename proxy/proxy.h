@@ -77,6 +77,7 @@ struct worker {
 	struct list clients;          /* every live client session */
 	struct list dead;             /* closed objects freed at the end of the loop turn */
 	struct event *reap_ev;        /* runs the deferred frees */
+	struct event *sweep_ev;       /* periodic client timeouts */
 	struct pool_set *pools;
 	bool draining;                /* shutdown requested: exit when no clients */
 	uint32_t next_client_id;
@@ -88,6 +89,9 @@ int workers_start(struct proxy *px);
 void workers_notify(struct proxy *px, enum worker_cmd cmd);
 /* Join all worker threads and free them. */
 void workers_join(struct proxy *px);
+
+/* Milliseconds, from the event loop's cached clock (cheap: no syscall). */
+int64_t worker_now_ms(struct worker *w);
 
 /* Schedule a run of the deferred-free list at the end of this loop turn. */
 void worker_schedule_reap(struct worker *w);

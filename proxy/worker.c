@@ -98,6 +98,29 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 
 void worker_schedule_reap(struct worker *w) { event_active(w->reap_ev, 0, 0); }
 
+int64_t worker_now_ms(struct worker *w)
+{
+	struct timeval tv;
+	event_base_gettimeofday_cached(w->base, &tv);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+#define SWEEP_INTERVAL_MS 500
+
+/* Timeouts of established sessions, checked in one pass instead of a
+ * timer re-armed on every query. */
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	int64_t now = worker_now_ms(w);
+	struct list *n = w->clients.next;
+	while (n != &w->clients) {
+		struct pg_client *c = container_of(n, struct pg_client, node);
+		n = n->next; /* c may close */
+		pg_client_sweep(c, now);
+	}
+}
+
 static void worker_reload(struct worker *w)
 {
 	struct cfg *c = proxy_cfg_get(w->proxy);
@@ -154,10 +177,13 @@ static int worker_init(struct proxy *px, struct worker *w, int id)
 		return -1;
 	w->notify_ev = event_new(w->base, w->notify_fds[0], EV_READ | EV_PERSIST, notify_cb, w);
 	w->reap_ev = event_new(w->base, -1, 0, reap_cb, w);
+	w->sweep_ev = event_new(w->base, -1, EV_PERSIST, sweep_cb, w);
 	w->pools = pool_set_new(w->base, id, px->n_workers, w->tls);
-	if (!w->notify_ev || !w->reap_ev || !w->pools)
+	if (!w->notify_ev || !w->reap_ev || !w->sweep_ev || !w->pools)
 		return -1;
 	event_add(w->notify_ev, NULL);
+	struct timeval sweep = { 0, SWEEP_INTERVAL_MS * 1000 };
+	event_add(w->sweep_ev, &sweep);
 
 	const struct cfg *c = w->cfg;
 	w->listeners = calloc(c->n_listens ? c->n_listens : 1, sizeof(*w->listeners));
@@ -209,6 +235,8 @@ static void worker_cleanup(struct worker *w)
 		event_free(w->notify_ev);
 	if (w->reap_ev)
 		event_free(w->reap_ev);
+	if (w->sweep_ev)
+		event_free(w->sweep_ev);
 	if (w->base)
 		event_base_free(w->base);
 	close(w->notify_fds[0]);

@@ -751,3 +751,30 @@ static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const 
 	struct pg_client *c = container_of(wt, struct pg_client, waiter);
 	pg_client_close(c, sqlstate, "%s", msg);
 }
+
+void pg_client_sweep(struct pg_client *c, int64_t now)
+{
+	if ((c->state != CL_ACTIVE && c->state != CL_IDLE) || !c->cl)
+		return;
+	const struct cfg_pool_settings *st = &c->cl->settings;
+	bool in_tx = c->server && c->server->tx_status != 'I';
+	if (c->outstanding > 0) {
+		if (st->query_timeout_ms > 0 && !c->cancel_sent &&
+		    now - c->query_start_ms > st->query_timeout_ms) {
+			c->cancel_sent = true;
+			log_info("client %u (%s user=%s): query_timeout (%lld ms): cancelling its query",
+				 c->id, c->addr, c->user, (long long)st->query_timeout_ms);
+			pg_cancel_forward(c->w, c->cancel_pid, c->cancel_key);
+		}
+		return;
+	}
+	int64_t idle = now - c->last_activity_ms;
+	if (in_tx && st->idle_transaction_timeout_ms > 0 && idle > st->idle_transaction_timeout_ms) {
+		pg_client_close(c, "25P03", "idle_transaction_timeout: idle in transaction for more than %lld ms",
+				(long long)st->idle_transaction_timeout_ms);
+		return;
+	}
+	if (!in_tx && st->client_idle_timeout_ms > 0 && idle > st->client_idle_timeout_ms)
+		pg_client_close(c, "57P05", "client_idle_timeout: idle for more than %lld ms",
+				(long long)st->client_idle_timeout_ms);
+}

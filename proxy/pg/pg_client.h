@@ -99,6 +99,9 @@ struct pg_client {
 	bool s2c_hide;                /* the server message being passed is swallowed */
 	uint32_t cancel_pid, cancel_key;
 	uint64_t queries;
+	int64_t last_activity_ms;     /* last request or ReadyForQuery (worker_now_ms) */
+	int64_t query_start_ms;       /* when the oldest outstanding request began */
+	bool cancel_sent;             /* query_timeout already fired for it */
 
 	/* Pooled modes. */
 	struct strmap prepared;       /* client statement name -> struct pg_pstmt */
@@ -128,6 +131,27 @@ const char *pg_client_seen(const struct pg_client *c, const char *key);
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value);
 /* The value the client wants for a parameter on every server it uses. */
 void pg_client_want_set(struct pg_client *c, const char *key, const char *value);
+
+/* Check the session's timeouts (query, idle in transaction, idle). */
+void pg_client_sweep(struct pg_client *c, int64_t now);
+
+/* Note a request that expects a ReadyForQuery (Query, Sync, FunctionCall). */
+static inline void pg_client_request_begins(struct pg_client *c, int64_t now)
+{
+	if (c->outstanding++ == 0) {
+		c->query_start_ms = now;
+		c->cancel_sent = false;
+	}
+	c->last_activity_ms = now;
+}
+
+/* A ReadyForQuery went to the client. */
+static inline void pg_client_request_ends(struct pg_client *c, int64_t now)
+{
+	if (c->outstanding > 0)
+		c->outstanding--;
+	c->last_activity_ms = now;
+}
 
 /* Free closed clients (worker's deferred frees). */
 void pg_client_reap(struct list *dead);

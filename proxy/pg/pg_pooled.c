@@ -337,18 +337,19 @@ void pg_pooled_c2s(struct pg_client *c)
 			return;
 		case 'Q':
 			c->queries++;
+			c->w->counters.queries++;
 			if (!client_query(c, total))
 				continue;
 			kind = PG_OP_QUERY;
-			c->outstanding++;
+			pg_client_request_begins(c, worker_now_ms(c->w));
 			break;
 		case 'S':
 			kind = PG_OP_SYNC;
-			c->outstanding++;
+			pg_client_request_begins(c, worker_now_ms(c->w));
 			break;
 		case 'F':
 			kind = PG_OP_FUNC;
-			c->outstanding++;
+			pg_client_request_begins(c, worker_now_ms(c->w));
 			break;
 		case 'E':
 			kind = PG_OP_EXECUTE;
@@ -523,8 +524,7 @@ void pg_pooled_s2c(struct pg_client *c)
 			s->tx_status = status;
 			if (op && (op->kind == PG_OP_SYNC || op->kind == PG_OP_QUERY || op->kind == PG_OP_FUNC))
 				pg_opq_pop(&c->opq);
-			if (c->outstanding > 0)
-				c->outstanding--;
+			pg_client_request_ends(c, worker_now_ms(c->w));
 			if (status == 'I')
 				c->w->counters.transactions++;
 			evbuffer_remove_buffer(in, out, total);

@@ -91,6 +91,8 @@ static void finish_attach(struct pg_client *c)
 		return;
 	}
 	client_set_state(c, CL_ACTIVE);
+	if (first_login)
+		c->last_activity_ms = worker_now_ms(c->w);
 	bufferevent_enable(c->bev, EV_READ);
 	if (first_login && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
 	    pg_relay_maybe_detach(c)) {
@@ -231,11 +233,12 @@ void pg_relay_c2s(struct pg_client *c)
 			return;
 		case 'Q':
 			c->queries++;
-			c->outstanding++;
+			c->w->counters.queries++;
+			pg_client_request_begins(c, worker_now_ms(c->w));
 			break;
 		case 'S':
 		case 'F':
-			c->outstanding++;
+			pg_client_request_begins(c, worker_now_ms(c->w));
 			break;
 		default:
 			break;
@@ -343,8 +346,7 @@ static void relay_s2c(struct pg_client *c)
 		}
 		char status = m.body_len ? (char)m.body[0] : 'I';
 		s->tx_status = status;
-		if (c->outstanding > 0)
-			c->outstanding--;
+		pg_client_request_ends(c, worker_now_ms(c->w));
 		evbuffer_remove_buffer(in, out, total);
 		if (status == 'I')
 			c->w->counters.transactions++;

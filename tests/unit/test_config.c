@@ -1208,9 +1208,8 @@ static void test_key_table(void **state)
 {
 	(void)state;
 	static const char *const later[][2] = {
-		{ "switchyard", "stats_auth" }, { "switchyard", "admin_users" }, { "cluster", "shards" }, { "cluster", "max_db_connections" },
-		{ "cluster", "query_timeout" }, { "cluster", "idle_transaction_timeout" },
-		{ "cluster", "client_idle_timeout" }, { "cluster", "read_write_split" },
+		{ "switchyard", "stats_auth" }, { "switchyard", "admin_users" }, { "cluster", "shards" },
+		{ "cluster", "read_write_split" },
 		{ "cluster", "read_only_transactions" }, { "cluster", "load_balance" },
 		{ "cluster", "replica_weights" }, { "cluster", "replica_fallback" }, { "cluster", "max_replica_lag" },
 		{ "cluster", "read_your_writes" }, { "cluster", "ryw_window" }, { "cluster", "ryw_wait" },
