@@ -266,11 +266,17 @@ void pg_client_reap(struct list *dead)
 			bufferevent_free(c->bev);
 		if (c->timer)
 			event_free(c->timer);
-		pg_auth_clear(&c->auth);
+		if (c->auth) {
+			pg_auth_clear(c->auth);
+			free(c->auth);
+		}
+		OPENSSL_cleanse(c->client_key, sizeof(c->client_key));
 		pg_prepared_clear(&c->prepared);
 		pg_opq_free(&c->opq);
 		free_params(c->want, c->n_want);
 		free_params(c->seen, c->n_seen);
+		free(c->want);
+		free(c->seen);
 		free(c->user);
 		free(c->database);
 		free(c->aq_secret);
@@ -287,8 +293,9 @@ void pg_client_reap(struct list *dead)
 	}
 }
 
-static int param_add(struct client_param *arr, int *n, const char *k, const char *v)
+static int param_add(struct client_param **arrp, int *n, const char *k, const char *v)
 {
+	struct client_param *arr = *arrp;
 	for (int i = 0; i < *n; i++) {
 		if (strcmp(arr[i].key, k) == 0) {
 			char *nv = strdup(v);
@@ -301,6 +308,10 @@ static int param_add(struct client_param *arr, int *n, const char *k, const char
 	}
 	if (*n == CLIENT_MAX_PARAMS)
 		return -1;
+	struct client_param *na = realloc(arr, (size_t)(*n + 1) * sizeof(*arr));
+	if (!na)
+		return -1;
+	*arrp = arr = na;
 	arr[*n].key = strdup(k);
 	arr[*n].value = strdup(v);
 	if (!arr[*n].key || !arr[*n].value) {
@@ -322,12 +333,12 @@ const char *pg_client_seen(const struct pg_client *c, const char *key)
 
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value)
 {
-	param_add(c->seen, &c->n_seen, key, value);
+	param_add(&c->seen, &c->n_seen, key, value);
 }
 
 void pg_client_want_set(struct pg_client *c, const char *key, const char *value)
 {
-	param_add(c->want, &c->n_want, key, value);
+	param_add(&c->want, &c->n_want, key, value);
 }
 
 /* "-c name=value" and "--name=value" settings in the `options` parameter,
@@ -375,7 +386,7 @@ static int parse_options(struct pg_client *c, const char *opts)
 		for (char *k = key; *k; k++)
 			if (*k == '-')
 				*k = '_';
-		if (param_add(c->want, &c->n_want, key, eq + 1) < 0)
+		if (param_add(&c->want, &c->n_want, key, eq + 1) < 0)
 			return -1;
 	}
 	return expect_c ? -1 : 0;
@@ -455,11 +466,11 @@ static int choose_pool(struct pg_client *c)
 		cr.password = c->u->password;
 	if (!cr.password && c->u->secret_kind == CFG_SECRET_MD5)
 		cr.md5_stored = c->u->password;
-	if (!cr.password && c->auth.have_client_key) {
+	if (!cr.password && c->have_client_key) {
 		cr.has_client_key = true;
-		memcpy(cr.client_key, c->auth.client_key, sizeof(cr.client_key));
+		memcpy(cr.client_key, c->client_key, sizeof(cr.client_key));
 		cr.has_server_key = true;
-		memcpy(cr.server_key, c->auth.verifier.server_key, sizeof(cr.server_key));
+		memcpy(cr.server_key, c->server_key, sizeof(cr.server_key));
 	}
 	/* Refresh: the config may have changed, or the key just became known. */
 	if (cr.password || cr.md5_stored || cr.has_client_key)
@@ -469,6 +480,16 @@ static int choose_pool(struct pg_client *c)
 
 static void auth_done(struct pg_client *c)
 {
+	if (c->auth) {
+		if (c->auth->have_client_key) {
+			c->have_client_key = true;
+			memcpy(c->client_key, c->auth->client_key, sizeof(c->client_key));
+			memcpy(c->server_key, c->auth->verifier.server_key, sizeof(c->server_key));
+		}
+		pg_auth_clear(c->auth);
+		free(c->auth);
+		c->auth = NULL;
+	}
 	struct buf b;
 	buf_init(&b);
 	pgc_put_auth(&b, PGC_AUTH_OK, NULL, 0);
@@ -508,7 +529,7 @@ static void handle_startup_message(struct pg_client *c, const struct pgc_startup
 			return;
 		} else if (strncmp(k, "_pq_.", 5) == 0) {
 			continue; /* protocol extensions: none supported, ignore as PostgreSQL may */
-		} else if (param_add(c->want, &c->n_want, k, v) < 0) {
+		} else if (param_add(&c->want, &c->n_want, k, v) < 0) {
 			pg_client_close(c, "08P01", "too many startup parameters");
 			return;
 		}
@@ -555,7 +576,13 @@ void pg_client_begin_auth(struct pg_client *c)
 	struct buf b;
 	buf_init(&b);
 	const char *sqlstate = NULL, *err = NULL;
-	enum pg_auth_result r = pg_auth_begin(&c->auth, c->u, &b, &sqlstate, &err);
+	c->auth = calloc(1, sizeof(*c->auth));
+	if (!c->auth) {
+		buf_free(&b);
+		pg_client_close(c, "53200", "out of memory");
+		return;
+	}
+	enum pg_auth_result r = pg_auth_begin(c->auth, c->u, &b, &sqlstate, &err);
 	pg_bev_send(c->bev, &b);
 	buf_free(&b);
 	if (r == PGA_RES_FAIL) {
@@ -644,7 +671,7 @@ static void handle_auth(struct pg_client *c)
 	struct buf b;
 	buf_init(&b);
 	const char *sqlstate = NULL, *err = NULL;
-	enum pg_auth_result res = pg_auth_step(&c->auth, c->u, m.body, m.body_len, &b, &sqlstate, &err);
+	enum pg_auth_result res = pg_auth_step(c->auth, c->u, m.body, m.body_len, &b, &sqlstate, &err);
 	evbuffer_drain(in, (size_t)r);
 	pg_bev_send(c->bev, &b);
 	buf_free(&b);
@@ -664,7 +691,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		handle_startup(c);
 		break;
 	case CL_AUTH:
-		if (c->auth.step != PGA_DONE)
+		if (c->auth && c->auth->step != PGA_DONE)
 			handle_auth(c);
 		break;
 	case CL_ACTIVE:

@@ -68,10 +68,10 @@ struct pg_client {
 	/* From the startup packet. */
 	char *user;
 	char *database;
-	struct client_param want[CLIENT_MAX_PARAMS];  /* applied on every server */
+	struct client_param *want;    /* applied on every server (grown as needed) */
 	int n_want;
 	/* What the client has been told with ParameterStatus. */
-	struct client_param seen[CLIENT_MAX_PARAMS];
+	struct client_param *seen;
 	int n_seen;
 
 	const struct cfg_user *u;     /* in cfg, or dyn_user */
@@ -83,7 +83,11 @@ struct pg_client {
 	bool aq_found;
 	const struct cfg_cluster *cl;
 	enum cfg_pool_mode pool_mode;
-	struct pg_auth auth;
+	struct pg_auth *auth;         /* only while authenticating (it is large) */
+	/* Kept from a SCRAM login for verifier-only users (pool credentials). */
+	bool have_client_key;
+	uint8_t client_key[32];
+	uint8_t server_key[32];
 	bool logged_in;               /* AuthenticationOk .. ReadyForQuery sent */
 
 	struct pool *pool;
