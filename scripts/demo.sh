@@ -104,7 +104,7 @@ cmd_start() {
 		echo "$out" >&2
 		die "$CONFIG does not pass switchyard -t"
 	fi
-	local ports p i
+	local ports p
 	ports=$(listen_ports "$CONFIG")
 	for p in $ports; do
 		port_listening "$p" && die "port $p is already taken by another process"
@@ -112,7 +112,8 @@ cmd_start() {
 	echo "=== $(date '+%F %T') demo start" >>"$LOG"
 	setsid "$BIN" -c "$CONFIG" </dev/null >>"$LOG" 2>&1 &
 	echo $! >"$PIDFILE"
-	for i in $(seq 1 100); do
+	local deadline=$((SECONDS + 10))
+	while [ "$SECONDS" -lt "$deadline" ]; do
 		proxy_running || {
 			tail -n 20 "$LOG" >&2
 			die "switchyard exited at start (log $LOG)"
@@ -130,10 +131,10 @@ cmd_start() {
 
 cmd_stop() {
 	if proxy_running; then
-		local pid i
+		local pid deadline=$((SECONDS + 40))
 		pid=$(cat "$PIDFILE")
 		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 1 400); do
+		while [ "$SECONDS" -lt "$deadline" ]; do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done

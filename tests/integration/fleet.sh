@@ -351,14 +351,22 @@ my_init() {
 	my_stop primary 2>/dev/null || true
 	rm -rf "$MYDATA_PRIMARY" "$MYDATA_REPLICA"
 	mkdir -p "$my"
-	local n
+	local n pids=() rc=0
 	for n in primary replica; do
 		mariadb-install-db --no-defaults --user=root --datadir="$my/$n" --auth-root-authentication-method=socket \
-			--skip-test-db >"$my/install-$n.log" 2>&1 ||
-			{ cat "$my/install-$n.log" >&2; die "mariadb-install-db ($n) failed"; }
+			--skip-test-db >"$my/install-$n.log" 2>&1 &
+		pids+=($!)
 	done
-	my_start primary
-	my_start replica
+	for n in "${pids[@]}"; do wait "$n" || rc=1; done
+	if [ "$rc" -ne 0 ]; then
+		cat "$my/install-primary.log" "$my/install-replica.log" >&2
+		die "mariadb-install-db failed"
+	fi
+	my_start primary &
+	pids=($!)
+	my_start replica || rc=1
+	wait "${pids[0]}" || rc=1
+	[ "$rc" -eq 0 ] || die "MariaDB did not start"
 	my_sql primary <<'EOF'
 CREATE DATABASE IF NOT EXISTS shop;
 CREATE USER 'app'@'%' IDENTIFIED BY 'app';
@@ -450,8 +458,11 @@ cmd_start() {
 	pgpid=$!
 	(
 		my_init
-		my_start primary
-		my_start replica
+		my_start primary &
+		local p=$! r=0
+		my_start replica || r=1
+		wait "$p" || r=1
+		[ "$r" -eq 0 ] || exit 1
 		my_wait_replication
 	) &
 	mypid=$!

@@ -30,6 +30,7 @@
 #   json_get JSON KEY              a value from clients.py's JSON line
 #   $PY $HERE/clients.py ...       psycopg2 drivers (conc: many clients; hold: one held session)
 #   $PY with $HERE/pgwire.py       raw protocol (startup, SCRAM, bytes)
+#   my_direct / my_replica / my_monitor ARGS   mariadb -N -B to the MariaDB primary/replica
 #   pg_proxy ARGS / pg_direct ARGS / pg_monitor ARGS
 #                                  psql -X -A -t -v ON_ERROR_STOP=1 through the proxy /
 #                                  to the primary as app / to the primary as monitor
@@ -354,3 +355,8 @@ pg_monitor() { _psql "$PG_PRIMARY_PORT" monitor monitor postgres "$@"; }
 pg_server_conns() {
 	pg_monitor -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '${1:-app}' AND pid <> pg_backend_pid()"
 }
+
+# MariaDB straight to the fleet's primary / replica (batch output, no headers).
+my_direct() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$MY_PRIMARY_PORT" -u "${MYUSER:-app}" -p"${MYPASSWORD:-app}" -N -B "${MYDATABASE:-shop}" "$@"; }
+my_replica() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$MY_REPLICA_PORT" -u "${MYUSER:-app}" -p"${MYPASSWORD:-app}" -N -B "${MYDATABASE:-shop}" "$@"; }
+my_monitor() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$MY_PRIMARY_PORT" -u monitor -pmonitor -N -B "$@"; }
