@@ -552,7 +552,7 @@ static inline void myc_put_reset_connection(struct buf *b)
 /* Start a frame of sequence `seq`; returns the offset to pass to
  * myc_end(), which patches the length and splits a payload of 0xffffff
  * bytes or more into frames. Returns the sequence id after the last
- * frame. */
+ * frame (0 when b->oom is set). */
 size_t myc_begin(struct buf *b, uint8_t seq);
 uint8_t myc_end(struct buf *b, size_t start);
 
