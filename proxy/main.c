@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "proxy/listener.h"
 #include "proxy/proxy.h"
+#include "proxy/stats_http.h"
 #include "proxy/tls.h"
 #include "util/log.h"
 
@@ -80,8 +81,6 @@ static void warn_unbuilt(const struct cfg *c)
 		if (c->listens[i].protocol == CFG_PROTO_MYSQL)
 			log_warning("listen.%s: the MySQL protocol path is not built yet; this front end is not opened",
 				    c->listens[i].name);
-	if (c->global.stats_listen.kind != CFG_ADDR_NONE)
-		log_info("stats_listen %s: the stats port is not built yet", c->global.stats_listen.text);
 }
 
 static bool listens_equal(const struct cfg *a, const struct cfg *b)
@@ -106,12 +105,14 @@ static void reload(struct main_ctx *m)
 	cfg_errors_free(&errs);
 	if (!c) {
 		log_error("reload refused: the new configuration has errors; keeping the current one");
+		stats_reload_result(px->stats, false, "the new configuration has errors (see the log)");
 		return;
 	}
 	char err[512];
 	struct tls_contexts *t = tls_contexts_new(c, err, sizeof(err));
 	if (!t) {
 		log_error("reload refused: %s; keeping the current configuration", err);
+		stats_reload_result(px->stats, false, err);
 		cfg_unref(c);
 		return;
 	}
@@ -129,6 +130,9 @@ static void reload(struct main_ctx *m)
 	apply_logging(c);
 	workers_notify(px, WORKER_CMD_RELOAD);
 	log_info("reload done: configuration generation %llu", (unsigned long long)c->generation);
+	char done[64];
+	snprintf(done, sizeof(done), "configuration generation %llu", (unsigned long long)c->generation);
+	stats_reload_result(px->stats, true, done);
 }
 
 static void sighup_cb(evutil_socket_t sig, short what, void *arg) { reload(arg); }
@@ -244,6 +248,9 @@ int main(int argc, char **argv)
 	memset(&px, 0, sizeof(px));
 	pthread_mutex_init(&px.lock, NULL);
 	cancel_registry_init(&px.cancels);
+	struct stats_global stats;
+	stats_global_init(&stats);
+	px.stats = &stats;
 	px.cfg = c;
 	px.tls = t;
 	px.listen_cfg = cfg_ref(c);
@@ -266,6 +273,7 @@ int main(int argc, char **argv)
 	event_add(term, NULL);
 	event_add(intr, NULL);
 	warn_unbuilt(c);
+	struct stats_http *stats_port = stats_http_start(&px, m.base, c);
 	for (size_t i = 0; i < c->n_listens; i++)
 		if (c->listens[i].protocol == CFG_PROTO_POSTGRES)
 			log_info("listening on %s (%s, %s)", c->listens[i].address.text,
@@ -273,8 +281,12 @@ int main(int argc, char **argv)
 	log_info("switchyard %s started: %d worker%s, config %s", SWITCHYARD_VERSION, px.n_workers,
 		 px.n_workers == 1 ? "" : "s", path);
 
+	stats_event(&stats, "info", "switchyard %s started: %d worker%s", SWITCHYARD_VERSION, px.n_workers,
+		    px.n_workers == 1 ? "" : "s");
+
 	event_base_dispatch(m.base);
 
+	stats_http_stop(stats_port);
 	workers_join(&px);
 	listeners_close(&px);
 	event_free(m.join_check);
@@ -290,6 +302,7 @@ int main(int argc, char **argv)
 	cfg_unref(px.listen_cfg);
 	cfg_unref(px.cfg);
 	pthread_mutex_destroy(&px.lock);
+	stats_global_destroy(&stats);
 	log_info("switchyard stopped");
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "proxy/cancel.h"
+#include "proxy/stats.h"
 #include "util/list.h"
 
 struct event_base;
@@ -41,6 +42,7 @@ struct proxy {
 	struct worker *workers;
 	struct cfg *listen_cfg;       /* the snapshot listeners were opened from (listen changes need a restart) */
 	int *listen_fds;              /* one per [listen.*]: the shared unix socket, or -1 */
+	struct stats_global *stats;   /* owned by main: start time, reloads, events (own lock) */
 };
 
 /* Commands written to a worker's notify pipe. */
@@ -48,6 +50,7 @@ enum worker_cmd {
 	WORKER_CMD_RELOAD = 'r',      /* pick up proxy->cfg */
 	WORKER_CMD_SHUTDOWN = 's',    /* stop accepting, exit when clients are gone */
 	WORKER_CMD_STOP = 'x',        /* exit now, closing everything */
+	WORKER_CMD_KILL = 'k',        /* close the clients queued in stats.kills (admin KILL) */
 };
 
 /* Per-worker counters: written by the worker thread only, without locks;
@@ -81,6 +84,7 @@ struct worker {
 	struct pool_set *pools;
 	bool draining;                /* shutdown requested: exit when no clients */
 	uint32_t next_client_id;
+	struct stats_worker stats;    /* own counters; published snapshot under stats.lock */
 };
 
 /* Create listeners, pools and the event loop of each worker; start them. */

@@ -155,6 +155,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 			case WORKER_CMD_STOP:
 				event_base_loopbreak(w->base);
 				break;
+			case WORKER_CMD_KILL:
+				stats_worker_run_kills(w);
+				break;
 			default:
 				break;
 			}
@@ -184,6 +187,8 @@ static int worker_init(struct proxy *px, struct worker *w, int id)
 	event_add(w->notify_ev, NULL);
 	struct timeval sweep = { 0, SWEEP_INTERVAL_MS * 1000 };
 	event_add(w->sweep_ev, &sweep);
+	if (stats_worker_init(w) < 0)
+		return -1;
 
 	const struct cfg *c = w->cfg;
 	w->listeners = calloc(c->n_listens ? c->n_listens : 1, sizeof(*w->listeners));
@@ -229,6 +234,7 @@ static void worker_cleanup(struct worker *w)
 	while ((n = list_first(&w->clients)))
 		pg_client_close(container_of(n, struct pg_client, node), NULL, "proxy stopping");
 	pg_client_reap(&w->dead);
+	stats_worker_free(w);
 	pool_set_free(w->pools);
 	w->pools = NULL;
 	if (w->notify_ev)

@@ -19,6 +19,7 @@
 #include "pool/pool.h"
 #include "proxy/pg/pg_auth.h"
 #include "proxy/pg/pg_opq.h"
+#include "proxy/stats.h"
 #include "util/strmap.h"
 #include "util/list.h"
 
@@ -36,6 +37,7 @@ struct event;
 	X(CL_SYNC)                 \
 	X(CL_ACTIVE)               \
 	X(CL_IDLE)                 \
+	X(CL_ADMIN)                \
 	X(CL_CLOSED)
 
 #define CLIENT_STATE_ENUM(name) name,
@@ -64,6 +66,8 @@ struct pg_client {
 	struct cfg *cfg;              /* the snapshot this session started with */
 	struct tls_contexts *tls;
 	bool tls_on;
+	int64_t connected_ms;         /* wall clock (worker_now_ms) */
+	int64_t wait_start_ms;        /* when it began waiting for a server */
 
 	/* From the startup packet. */
 	char *user;
@@ -152,8 +156,8 @@ static inline void pg_client_request_begins(struct pg_client *c, int64_t now)
 /* A ReadyForQuery went to the client. */
 static inline void pg_client_request_ends(struct pg_client *c, int64_t now)
 {
-	if (c->outstanding > 0)
-		c->outstanding--;
+	if (c->outstanding > 0 && --c->outstanding == 0)
+		stats_observe_query(c->w, now - c->query_start_ms);
 	c->last_activity_ms = now;
 }
 

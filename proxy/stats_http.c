@@ -1,0 +1,186 @@
+/*
+ * stats_http.c — the stats port's HTTP handlers (see stats_http.h). Each
+ * request sums the workers' published snapshots (stats_collect) and
+ * renders them; no worker is slowed beyond a mutex taken once per worker.
+ */
+#include "proxy/stats_http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "proxy/proxy.h"
+#include "proxy/stats.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define PAGE_REFRESH_S 5
+
+struct stats_http {
+	struct proxy *px;
+	struct evhttp *http;
+};
+
+/* true when no stats_auth is set or the request carries it. */
+static bool authorized(struct stats_http *h, struct evhttp_request *req)
+{
+	struct cfg *c = proxy_cfg_get(h->px);
+	bool ok = true;
+	const char *want = c->global.stats_auth;
+	if (want && *want) {
+		ok = false;
+		size_t n = strlen(want);
+		unsigned char *enc = malloc(4 * ((n + 2) / 3) + 1);
+		const char *got = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+		if (enc && got && strncasecmp(got, "Basic ", 6) == 0) {
+			int elen = EVP_EncodeBlock(enc, (const unsigned char *)want, (int)n);
+			got += 6;
+			while (*got == ' ')
+				got++;
+			size_t glen = strlen(got);
+			while (glen && (got[glen - 1] == ' ' || got[glen - 1] == '\r'))
+				glen--;
+			ok = elen >= 0 && glen == (size_t)elen && CRYPTO_memcmp(got, enc, glen) == 0;
+		}
+		free(enc);
+	}
+	cfg_unref(c);
+	return ok;
+}
+
+static void reply(struct evhttp_request *req, int code, const char *reason, const char *type,
+		  const struct buf *body)
+{
+	struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
+	evhttp_add_header(hd, "Content-Type", type);
+	evhttp_add_header(hd, "Cache-Control", "no-store");
+	struct evbuffer *out = evbuffer_new();
+	if (out && body && body->len && !body->oom)
+		evbuffer_add(out, body->data, body->len);
+	evhttp_send_reply(req, code, reason, out);
+	if (out)
+		evbuffer_free(out);
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *text)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_put(&b, text, strlen(text));
+	reply(req, code, reason, "text/plain; charset=utf-8", &b);
+	buf_free(&b);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	struct stats_http *h = arg;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+		reply_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
+		return;
+	}
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	if (!path || !*path)
+		path = "/";
+	enum { P_PAGE, P_METRICS, P_JSON, P_HEALTH } what;
+	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
+		what = P_PAGE;
+	else if (strcmp(path, "/metrics") == 0)
+		what = P_METRICS;
+	else if (strcmp(path, "/stats.json") == 0)
+		what = P_JSON;
+	else if (strcmp(path, "/health") == 0)
+		what = P_HEALTH;
+	else {
+		reply_text(req, 404, "Not Found", "not found: try /, /metrics, /stats.json, /health\n");
+		return;
+	}
+	if (what != P_HEALTH && !authorized(h, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Basic realm=\"switchyard\", charset=\"UTF-8\"");
+		reply_text(req, 401, "Unauthorized", "authentication required (stats_auth)\n");
+		return;
+	}
+	struct stats_view v;
+	if (stats_collect(h->px, &v, 0) < 0)
+		log_warning("stats: out of memory while collecting; figures are partial");
+	struct buf b;
+	buf_init(&b);
+	switch (what) {
+	case P_PAGE:
+		stats_render_html(&v, PAGE_REFRESH_S, &b);
+		reply(req, 200, "OK", "text/html; charset=utf-8", &b);
+		break;
+	case P_METRICS:
+		stats_render_prometheus(&v, &b);
+		reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &b);
+		break;
+	case P_JSON:
+		stats_render_json(&v, &b);
+		reply(req, 200, "OK", "application/json", &b);
+		break;
+	case P_HEALTH:
+		if (v.healthy) {
+			reply_text(req, 200, "OK", "ok\n");
+		} else {
+			buf_put(&b, v.health_reason, strlen(v.health_reason));
+			buf_put(&b, "\n", 1);
+			reply(req, 503, "Service Unavailable", "text/plain; charset=utf-8", &b);
+		}
+		break;
+	}
+	if (b.oom)
+		log_warning("stats: out of memory while rendering %s", path);
+	buf_free(&b);
+	stats_view_free(&v);
+}
+
+struct stats_http *stats_http_start(struct proxy *px, struct event_base *base, const struct cfg *c)
+{
+	const struct cfg_addr *a = &c->global.stats_listen;
+	if (a->kind == CFG_ADDR_NONE)
+		return NULL;
+	if (a->kind != CFG_ADDR_TCP) {
+		log_warning("stats_listen %s: only a TCP address is supported for the stats port; not opened", a->text);
+		return NULL;
+	}
+	struct stats_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->px = px;
+	h->http = evhttp_new(base);
+	if (!h->http)
+		goto fail;
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+	evhttp_set_timeout(h->http, 10);
+	evhttp_set_max_headers_size(h->http, 16384);
+	evhttp_set_max_body_size(h->http, 4096);
+	evhttp_set_gencb(h->http, handle, h);
+	if (!evhttp_bind_socket_with_handle(h->http, a->host, a->port)) {
+		log_error("stats_listen %s: cannot listen (address in use?); the stats port is off", a->text);
+		goto fail;
+	}
+	log_info("stats port on http://%s/ (/metrics, /stats.json, /health)%s", a->text,
+		 c->global.stats_auth ? ", basic auth" : "");
+	return h;
+fail:
+	stats_http_stop(h);
+	return NULL;
+}
+
+void stats_http_stop(struct stats_http *h)
+{
+	if (!h)
+		return;
+	if (h->http)
+		evhttp_free(h->http);
+	free(h);
+}

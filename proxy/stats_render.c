@@ -1,0 +1,488 @@
+/*
+ * stats_render.c — a stats_view as Prometheus text (format 0.0.4), as
+ * JSON and as the self-contained HTML status page. Pure: these functions
+ * only read the view and append to a struct buf (which records oom).
+ * docs/monitoring.md lists every metric written here.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "proxy/stats.h"
+
+static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void putf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(tmp)) {
+		buf_put(b, tmp, (size_t)n);
+		return;
+	}
+	if (!buf_reserve(b, (size_t)n + 1))
+		return;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+static void puts_(struct buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+/* ---- escapers ---- */
+
+void stats_put_label_value(struct buf *out, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\\')
+			puts_(out, "\\\\");
+		else if (*s == '"')
+			puts_(out, "\\\"");
+		else if (*s == '\n')
+			puts_(out, "\\n");
+		else
+			buf_put_u8(out, (uint8_t)*s);
+	}
+}
+
+void stats_put_json_string(struct buf *out, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			buf_put_u8(out, '\\');
+			buf_put_u8(out, ch);
+		} else if (ch < 0x20) {
+			putf(out, "\\u%04x", ch);
+		} else {
+			buf_put_u8(out, ch);
+		}
+	}
+}
+
+void stats_put_html(struct buf *out, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<':
+			puts_(out, "&lt;");
+			break;
+		case '>':
+			puts_(out, "&gt;");
+			break;
+		case '&':
+			puts_(out, "&amp;");
+			break;
+		case '"':
+			puts_(out, "&quot;");
+			break;
+		case '\'':
+			puts_(out, "&#39;");
+			break;
+		default:
+			buf_put_u8(out, (uint8_t)*s);
+		}
+	}
+}
+
+/* ---- Prometheus ---- */
+
+static void head(struct buf *b, const char *name, const char *type, const char *help)
+{
+	putf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{labels} value, labels given as alternating key, value (NULL ends). */
+static void sample(struct buf *b, const char *name, double value, ...)
+{
+	puts_(b, name);
+	va_list ap;
+	va_start(ap, value);
+	const char *k;
+	bool first = true;
+	while ((k = va_arg(ap, const char *))) {
+		const char *v = va_arg(ap, const char *);
+		puts_(b, first ? "{" : ",");
+		first = false;
+		putf(b, "%s=\"", k);
+		stats_put_label_value(b, v);
+		puts_(b, "\"");
+	}
+	va_end(ap);
+	if (!first)
+		puts_(b, "}");
+	if (value == (double)(int64_t)value && value < 9e15 && value > -9e15)
+		putf(b, " %" PRId64 "\n", (int64_t)value);
+	else
+		putf(b, " %.6g\n", value);
+}
+
+static void counter1(struct buf *b, const char *name, const char *help, uint64_t v)
+{
+	head(b, name, "counter", help);
+	sample(b, name, (double)v, "protocol", "postgres", NULL);
+}
+
+static void histogram(struct buf *b, const char *name, const char *help, const struct stats_hist *h)
+{
+	head(b, name, "histogram", help);
+	char bucket[128], le[32];
+	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+	uint64_t cum = 0;
+	for (int i = 0; i < STATS_HIST_N; i++) {
+		cum += h->bucket[i];
+		snprintf(le, sizeof(le), "%g", stats_hist_le[i]);
+		sample(b, bucket, (double)cum, "protocol", "postgres", "le", le, NULL);
+	}
+	cum += h->bucket[STATS_HIST_N];
+	sample(b, bucket, (double)cum, "protocol", "postgres", "le", "+Inf", NULL);
+	putf(b, "%s_sum{protocol=\"postgres\"} %.3f\n", name, (double)h->sum_ms / 1000.0);
+	putf(b, "%s_count{protocol=\"postgres\"} %" PRIu64 "\n", name, h->count);
+}
+
+#define POOL_LABELS(p) "cluster", (p)->cluster, "node", (p)->node, "role", (p)->role, \
+	"database", (p)->database, "user", (p)->user, "protocol", "postgres"
+
+void stats_render_prometheus(const struct stats_view *v, struct buf *b)
+{
+	const struct stats_totals *t = &v->t;
+	head(b, "switchyard_info", "gauge", "Version of the running switchyard (always 1).");
+	sample(b, "switchyard_info", 1, "version", v->version, NULL);
+	head(b, "switchyard_up", "gauge", "1 when the proxy is healthy (what /health answers 200 for), else 0.");
+	sample(b, "switchyard_up", v->healthy ? 1 : 0, NULL);
+	head(b, "switchyard_uptime_seconds", "gauge", "Seconds since the process started.");
+	sample(b, "switchyard_uptime_seconds", v->uptime_s, NULL);
+	head(b, "switchyard_workers", "gauge", "Worker threads.");
+	sample(b, "switchyard_workers", v->workers, NULL);
+	head(b, "switchyard_process_resident_memory_bytes", "gauge", "Resident set size of the process.");
+	sample(b, "switchyard_process_resident_memory_bytes", (double)v->rss_bytes, NULL);
+	head(b, "switchyard_process_open_fds", "gauge", "Open file descriptors of the process.");
+	sample(b, "switchyard_process_open_fds", (double)v->open_fds, NULL);
+
+	head(b, "switchyard_config_generation", "gauge", "Generation of the configuration in use (0 at start, +1 per successful reload).");
+	sample(b, "switchyard_config_generation", (double)v->generation, NULL);
+	head(b, "switchyard_config_reloads_total", "counter", "Configuration reloads by result.");
+	sample(b, "switchyard_config_reloads_total", (double)v->reloads_ok, "result", "ok", NULL);
+	sample(b, "switchyard_config_reloads_total", (double)v->reloads_failed, "result", "failed", NULL);
+	head(b, "switchyard_config_last_reload_success", "gauge", "1 when the last reload succeeded (or none was tried), 0 when it was refused.");
+	sample(b, "switchyard_config_last_reload_success", v->last_reload_ms == 0 || v->last_reload_ok ? 1 : 0, NULL);
+	head(b, "switchyard_config_last_reload_timestamp_seconds", "gauge", "Unix time of the last reload attempt (0: none).");
+	sample(b, "switchyard_config_last_reload_timestamp_seconds", (double)(v->last_reload_ms / 1000), NULL);
+
+	head(b, "switchyard_client_connections", "gauge", "Client connections by state.");
+	for (int k = 0; k < STATS_CL_N; k++)
+		sample(b, "switchyard_client_connections", v->clients[k], "protocol", "postgres", "state",
+		       stats_client_kind_name((enum stats_client_kind)k), NULL);
+	head(b, "switchyard_max_client_conn", "gauge", "The max_client_conn limit.");
+	sample(b, "switchyard_max_client_conn", v->max_client_conn, NULL);
+	counter1(b, "switchyard_clients_accepted_total", "Client connections accepted.", t->clients_accepted);
+	counter1(b, "switchyard_clients_refused_total", "Client connections refused (max_client_conn, shutting down).", t->clients_refused);
+	counter1(b, "switchyard_login_failures_total", "Client logins refused (SQLSTATE class 28).", t->login_failures);
+	counter1(b, "switchyard_queries_total", "Simple-protocol queries (Query messages) and extended-protocol executions relayed.", t->queries);
+	counter1(b, "switchyard_transactions_total", "Transactions completed (ReadyForQuery back to idle).", t->transactions);
+	counter1(b, "switchyard_pins_total", "Server connections pinned to a client by session state (transaction/statement mode).", t->pins);
+	counter1(b, "switchyard_client_received_bytes_total", "Bytes received from clients (after TLS).", t->c.bytes_in);
+	counter1(b, "switchyard_client_sent_bytes_total", "Bytes sent to clients (before TLS).", t->c.bytes_out);
+	head(b, "switchyard_errors_total", "counter", "Errors the proxy itself sent to clients, by SQLSTATE class.");
+	for (int e = 0; e < STATS_ERR_N; e++)
+		sample(b, "switchyard_errors_total", (double)t->c.errors[e], "protocol", "postgres", "class",
+		       stats_err_class_code((enum stats_err_class)e), "name",
+		       stats_err_class_name((enum stats_err_class)e), NULL);
+	histogram(b, "switchyard_query_duration_seconds",
+		  "Time from a request (Query, Sync, FunctionCall) to the ReadyForQuery that ends it, ms resolution.",
+		  &t->c.query_time);
+	histogram(b, "switchyard_wait_duration_seconds", "Time clients waited for a server connection, ms resolution.",
+		  &t->c.wait_time);
+	counter1(b, "switchyard_server_connects_total", "Server connections opened.", t->servers_opened);
+	counter1(b, "switchyard_server_connect_failures_total", "Server connections that failed to connect or log in.", t->servers_failed);
+
+	head(b, "switchyard_node_info", "gauge", "Configured nodes (always 1) with their cluster and role.");
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		const struct stats_node_row *n = &v->nodes[i];
+		sample(b, "switchyard_node_info", 1, "cluster", n->cluster, "node", n->node, "role", n->role,
+		       "protocol", n->protocol, NULL);
+	}
+	head(b, "switchyard_server_connections", "gauge", "Server connections by pool and state.");
+	for (size_t i = 0; i < v->n_pools; i++) {
+		const struct stats_pool_row *p = &v->pools[i];
+		sample(b, "switchyard_server_connections", p->active, POOL_LABELS(p), "state", "active", NULL);
+		sample(b, "switchyard_server_connections", p->idle, POOL_LABELS(p), "state", "idle", NULL);
+		sample(b, "switchyard_server_connections", p->pending, POOL_LABELS(p), "state", "pending", NULL);
+	}
+	head(b, "switchyard_pool_size", "gauge", "Configured pool size (pool_size of the cluster).");
+	for (size_t i = 0; i < v->n_pools; i++)
+		sample(b, "switchyard_pool_size", v->pools[i].size, POOL_LABELS(&v->pools[i]), NULL);
+	head(b, "switchyard_pool_waiting_clients", "gauge", "Clients waiting for a server connection of the pool.");
+	for (size_t i = 0; i < v->n_pools; i++)
+		sample(b, "switchyard_pool_waiting_clients", v->pools[i].waiting, POOL_LABELS(&v->pools[i]), NULL);
+	head(b, "switchyard_pool_server_connects_total", "counter", "Server connections opened by the pool.");
+	for (size_t i = 0; i < v->n_pools; i++)
+		sample(b, "switchyard_pool_server_connects_total", (double)v->pools[i].opened, POOL_LABELS(&v->pools[i]), NULL);
+	head(b, "switchyard_pool_server_connect_failures_total", "counter", "Failed server connections of the pool.");
+	for (size_t i = 0; i < v->n_pools; i++)
+		sample(b, "switchyard_pool_server_connect_failures_total", (double)v->pools[i].failed,
+		       POOL_LABELS(&v->pools[i]), NULL);
+}
+
+/* ---- JSON ---- */
+
+static void jstr(struct buf *b, const char *key, const char *val, bool comma)
+{
+	putf(b, "\"%s\":\"", key);
+	stats_put_json_string(b, val);
+	puts_(b, comma ? "\"," : "\"");
+}
+
+static void jhist(struct buf *b, const struct stats_hist *h)
+{
+	puts_(b, "{\"buckets\":{");
+	uint64_t cum = 0;
+	for (int i = 0; i < STATS_HIST_N; i++) {
+		cum += h->bucket[i];
+		putf(b, "\"%g\":%" PRIu64 ",", stats_hist_le[i], cum);
+	}
+	cum += h->bucket[STATS_HIST_N];
+	putf(b, "\"+Inf\":%" PRIu64 "},\"count\":%" PRIu64 ",\"sum\":%.3f}", cum, h->count,
+	     (double)h->sum_ms / 1000.0);
+}
+
+void stats_render_json(const struct stats_view *v, struct buf *b)
+{
+	const struct stats_totals *t = &v->t;
+	puts_(b, "{");
+	jstr(b, "version", v->version, true);
+	putf(b, "\"time\":%.3f,\"uptime_seconds\":%.3f,\"workers\":%d,", (double)v->now_ms / 1000.0, v->uptime_s,
+	     v->workers);
+	putf(b, "\"health\":{\"ok\":%s,", v->healthy ? "true" : "false");
+	jstr(b, "reason", v->healthy ? "ok" : v->health_reason, false);
+	puts_(b, "},");
+	putf(b, "\"process\":{\"resident_memory_bytes\":%" PRIu64 ",\"open_fds\":%" PRIu64 "},", v->rss_bytes,
+	     v->open_fds);
+	putf(b, "\"config\":{\"generation\":%" PRIu64 ",\"reloads_ok\":%" PRIu64 ",\"reloads_failed\":%" PRIu64
+		",\"last_reload_time\":%.3f,\"last_reload_ok\":%s},",
+	     v->generation, v->reloads_ok, v->reloads_failed, (double)v->last_reload_ms / 1000.0,
+	     v->last_reload_ms == 0 || v->last_reload_ok ? "true" : "false");
+	putf(b, "\"clients\":{\"total\":%d,\"max_client_conn\":%d,", v->clients_total, v->max_client_conn);
+	for (int k = 0; k < STATS_CL_N; k++)
+		putf(b, "\"%s\":%d,", stats_client_kind_name((enum stats_client_kind)k), v->clients[k]);
+	putf(b, "\"accepted_total\":%" PRIu64 ",\"refused_total\":%" PRIu64 ",\"login_failures_total\":%" PRIu64 "},",
+	     t->clients_accepted, t->clients_refused, t->login_failures);
+	putf(b, "\"queries_total\":%" PRIu64 ",\"transactions_total\":%" PRIu64 ",\"pins_total\":%" PRIu64 ",",
+	     t->queries, t->transactions, t->pins);
+	putf(b, "\"client_received_bytes_total\":%" PRIu64 ",\"client_sent_bytes_total\":%" PRIu64 ",",
+	     t->c.bytes_in, t->c.bytes_out);
+	putf(b, "\"server_connects_total\":%" PRIu64 ",\"server_connect_failures_total\":%" PRIu64 ",",
+	     t->servers_opened, t->servers_failed);
+	putf(b, "\"qps\":%.2f,\"tps\":%.2f,", v->qps, v->tps);
+	puts_(b, "\"errors\":{");
+	for (int e = 0; e < STATS_ERR_N; e++)
+		putf(b, "%s\"%s\":%" PRIu64, e ? "," : "", stats_err_class_code((enum stats_err_class)e), t->c.errors[e]);
+	puts_(b, "},\"query_duration_seconds\":");
+	jhist(b, &t->c.query_time);
+	puts_(b, ",\"wait_duration_seconds\":");
+	jhist(b, &t->c.wait_time);
+	puts_(b, ",\"nodes\":[");
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		const struct stats_node_row *n = &v->nodes[i];
+		puts_(b, i ? ",{" : "{");
+		jstr(b, "cluster", n->cluster, true);
+		jstr(b, "node", n->node, true);
+		jstr(b, "role", n->role, true);
+		jstr(b, "protocol", n->protocol, true);
+		jstr(b, "state", n->state, true);
+		putf(b, "\"active\":%d,\"idle\":%d,\"pending\":%d,\"waiting\":%d}", n->active, n->idle, n->pending,
+		     n->waiting);
+	}
+	puts_(b, "],\"pools\":[");
+	for (size_t i = 0; i < v->n_pools; i++) {
+		const struct stats_pool_row *p = &v->pools[i];
+		puts_(b, i ? ",{" : "{");
+		jstr(b, "cluster", p->cluster, true);
+		jstr(b, "node", p->node, true);
+		jstr(b, "role", p->role, true);
+		jstr(b, "database", p->database, true);
+		jstr(b, "user", p->user, true);
+		putf(b, "\"size\":%d,\"active\":%d,\"idle\":%d,\"pending\":%d,\"waiting\":%d,", p->size, p->active,
+		     p->idle, p->pending, p->waiting);
+		putf(b, "\"connects_total\":%" PRIu64 ",\"connect_failures_total\":%" PRIu64 ",\"retired\":%s,",
+		     p->opened, p->failed, p->retired ? "true" : "false");
+		jstr(b, "last_error", p->last_error, false);
+		puts_(b, "}");
+	}
+	puts_(b, "],\"events\":[");
+	for (size_t i = 0; i < v->n_events; i++) {
+		const struct stats_event *e = &v->events[i];
+		putf(b, "%s{\"time\":%.3f,", i ? "," : "", (double)e->time_ms / 1000.0);
+		jstr(b, "level", e->level, true);
+		jstr(b, "message", e->text, false);
+		puts_(b, "}");
+	}
+	puts_(b, "]}\n");
+}
+
+/* ---- HTML ---- */
+
+static void fmt_time(int64_t ms, char *out, size_t cap)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void fmt_duration(double s, char *out, size_t cap)
+{
+	long long t = (long long)s;
+	if (t >= 86400)
+		snprintf(out, cap, "%lldd %lldh", t / 86400, (t % 86400) / 3600);
+	else if (t >= 3600)
+		snprintf(out, cap, "%lldh %lldm", t / 3600, (t % 3600) / 60);
+	else if (t >= 60)
+		snprintf(out, cap, "%lldm %llds", t / 60, t % 60);
+	else
+		snprintf(out, cap, "%llds", t);
+}
+
+static void td(struct buf *b, const char *cls, const char *text)
+{
+	if (cls)
+		putf(b, "<td class=\"%s\">", cls);
+	else
+		puts_(b, "<td>");
+	stats_put_html(b, text);
+	puts_(b, "</td>");
+}
+
+static void tdi(struct buf *b, long long v) { putf(b, "<td class=\"n\">%lld</td>", v); }
+
+static const char page_css[] =
+	"body{font:14px/1.4 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;background:#f4f5f7;color:#222}"
+	"header{background:#1f3a5f;color:#fff;padding:10px 16px}header h1{font-size:18px;margin:0}"
+	"header .sub{opacity:.8;font-size:12px}main{padding:8px 16px}"
+	"h2{font-size:15px;margin:18px 0 6px;color:#1f3a5f}"
+	".cards{display:flex;flex-wrap:wrap;gap:8px}"
+	".card{background:#fff;border:1px solid #d5d9e0;border-radius:4px;padding:6px 10px;min-width:110px}"
+	".card b{display:block;font-size:18px}.card span{font-size:11px;color:#666;text-transform:uppercase}"
+	".scroll{overflow-x:auto}table{border-collapse:collapse;background:#fff;min-width:100%}"
+	"th,td{border:1px solid #d5d9e0;padding:3px 8px;text-align:left;white-space:nowrap}"
+	"th{background:#e3e8ef;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+	".up{background:#c8f0c8}.failing,.down{background:#f5b5b5}.connecting{background:#fbe7a6}"
+	".unused{background:#eceff3;color:#666}.primary{font-weight:600}"
+	".error{color:#a00}.warning{color:#8a5a00}.info{color:#225}"
+	".bad{background:#f5b5b5}.ok{background:#c8f0c8}"
+	"footer{padding:10px 16px;font-size:12px;color:#666}";
+
+void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
+{
+	char tbuf[64], up[32];
+	fmt_time(v->now_ms, tbuf, sizeof(tbuf));
+	fmt_duration(v->uptime_s, up, sizeof(up));
+	puts_(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+	puts_(b, "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">");
+	if (refresh_s > 0)
+		putf(b, "<meta http-equiv=\"refresh\" content=\"%d\">", refresh_s);
+	puts_(b, "<title>Switchyard statistics</title><style>");
+	puts_(b, page_css);
+	puts_(b, "</style></head><body>\n<header><h1>Switchyard ");
+	stats_put_html(b, v->version);
+	puts_(b, "</h1><div class=\"sub\">");
+	stats_put_html(b, tbuf);
+	putf(b, " &middot; up %s &middot; %d worker%s &middot; config generation %" PRIu64, up, v->workers,
+	     v->workers == 1 ? "" : "s", v->generation);
+	puts_(b, "</div></header>\n<main>\n");
+
+	puts_(b, "<section id=\"summary\"><div class=\"cards\">");
+	putf(b, "<div class=\"card %s\" id=\"health\"><span>health</span><b>%s</b>", v->healthy ? "ok" : "bad",
+	     v->healthy ? "OK" : "DOWN");
+	if (!v->healthy)
+		stats_put_html(b, v->health_reason);
+	puts_(b, "</div>");
+	putf(b, "<div class=\"card\"><span>clients</span><b>%d</b>of %d max</div>", v->clients_total,
+	     v->max_client_conn);
+	putf(b, "<div class=\"card\"><span>active / waiting / idle</span><b>%d / %d / %d</b></div>",
+	     v->clients[STATS_CL_ACTIVE], v->clients[STATS_CL_WAITING], v->clients[STATS_CL_IDLE]);
+	putf(b, "<div class=\"card\"><span>queries/s</span><b>%.1f</b></div>", v->qps);
+	putf(b, "<div class=\"card\"><span>transactions/s</span><b>%.1f</b></div>", v->tps);
+	putf(b, "<div class=\"card\"><span>queries</span><b>%" PRIu64 "</b></div>", v->t.queries);
+	uint64_t errs = 0;
+	for (int e = 0; e < STATS_ERR_N; e++)
+		errs += v->t.c.errors[e];
+	putf(b, "<div class=\"card\"><span>errors sent</span><b>%" PRIu64 "</b></div>", errs);
+	putf(b, "<div class=\"card\"><span>reloads ok / failed</span><b>%" PRIu64 " / %" PRIu64 "</b></div>",
+	     v->reloads_ok, v->reloads_failed);
+	putf(b, "<div class=\"card\"><span>memory</span><b>%.1f MB</b>%" PRIu64 " fds</div>",
+	     (double)v->rss_bytes / 1048576.0, v->open_fds);
+	puts_(b, "</div></section>\n");
+
+	puts_(b, "<h2>Clusters and nodes</h2><div class=\"scroll\"><table id=\"nodes\"><thead><tr>"
+		 "<th>cluster</th><th>node</th><th>role</th><th>state</th><th>protocol</th><th>lag</th>"
+		 "<th>active</th><th>idle</th><th>connecting</th><th>waiting</th></tr></thead><tbody>");
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		const struct stats_node_row *n = &v->nodes[i];
+		puts_(b, "<tr>");
+		td(b, NULL, n->cluster);
+		td(b, NULL, n->node);
+		td(b, n->role, n->role);
+		td(b, n->state, n->state);
+		td(b, NULL, n->protocol);
+		td(b, NULL, "n/a");
+		tdi(b, n->active);
+		tdi(b, n->idle);
+		tdi(b, n->pending);
+		tdi(b, n->waiting);
+		puts_(b, "</tr>");
+	}
+	puts_(b, "</tbody></table></div>\n");
+
+	puts_(b, "<h2>Pools</h2><div class=\"scroll\"><table id=\"pools\"><thead><tr>"
+		 "<th>cluster</th><th>node</th><th>database</th><th>user</th><th>size</th><th>active</th>"
+		 "<th>idle</th><th>connecting</th><th>waiting</th><th>opened</th><th>failed</th><th>last error</th>"
+		 "</tr></thead><tbody>");
+	for (size_t i = 0; i < v->n_pools; i++) {
+		const struct stats_pool_row *p = &v->pools[i];
+		puts_(b, "<tr>");
+		td(b, NULL, p->cluster[0] ? p->cluster : "(retired)");
+		td(b, NULL, p->node);
+		td(b, NULL, p->database);
+		td(b, NULL, p->user);
+		tdi(b, p->size);
+		tdi(b, p->active);
+		tdi(b, p->idle);
+		tdi(b, p->pending);
+		tdi(b, p->waiting);
+		tdi(b, (long long)p->opened);
+		tdi(b, (long long)p->failed);
+		td(b, p->last_error[0] ? "error" : NULL, p->last_error);
+		puts_(b, "</tr>");
+	}
+	if (v->n_pools == 0)
+		puts_(b, "<tr><td colspan=\"12\">no pool yet (pools open with the first client)</td></tr>");
+	puts_(b, "</tbody></table></div>\n");
+
+	puts_(b, "<h2>Recent events</h2><div class=\"scroll\"><table id=\"events\"><thead><tr><th>time</th>"
+		 "<th>level</th><th>event</th></tr></thead><tbody>");
+	for (size_t i = 0; i < v->n_events; i++) {
+		const struct stats_event *e = &v->events[i];
+		fmt_time(e->time_ms, tbuf, sizeof(tbuf));
+		puts_(b, "<tr>");
+		td(b, NULL, tbuf);
+		td(b, e->level, e->level);
+		td(b, e->level, e->text);
+		puts_(b, "</tr>");
+	}
+	if (v->n_events == 0)
+		puts_(b, "<tr><td colspan=\"3\">none</td></tr>");
+	puts_(b, "</tbody></table></div>\n</main>\n<footer>");
+	if (refresh_s > 0)
+		putf(b, "Refreshes every %d s. ", refresh_s);
+	puts_(b, "Also: <a href=\"metrics\">/metrics</a> (Prometheus), <a href=\"stats.json\">/stats.json</a>, "
+		 "<a href=\"health\">/health</a>.</footer>\n</body></html>\n");
+}

@@ -1,0 +1,310 @@
+/*
+ * test_stats.c — the pure parts of the stats port: histogram buckets,
+ * SQLSTATE classes, escapers, and the Prometheus / JSON / HTML / admin
+ * renderings of a hand-built stats_view.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxy/pg/pg_admin.h"
+#include "proxy/stats.h"
+#include "util/buf.h"
+
+static char *text(struct buf *b)
+{
+	buf_put_u8(b, 0);
+	assert_false(b->oom);
+	return (char *)b->data;
+}
+
+static void test_hist(void **state)
+{
+	(void)state;
+	struct stats_hist h;
+	memset(&h, 0, sizeof(h));
+	stats_hist_observe(&h, 0);    /* <= 1 ms */
+	stats_hist_observe(&h, 1);    /* <= 1 ms */
+	stats_hist_observe(&h, 2);    /* <= 2.5 ms */
+	stats_hist_observe(&h, 7000); /* <= 10 s */
+	stats_hist_observe(&h, 60000); /* +Inf */
+	stats_hist_observe(&h, -5);   /* clock step: counted as 0 */
+	assert_int_equal(h.bucket[0], 3);
+	assert_int_equal(h.bucket[1], 1);
+	assert_int_equal(h.bucket[STATS_HIST_N - 1], 1);
+	assert_int_equal(h.bucket[STATS_HIST_N], 1);
+	assert_int_equal(h.count, 6);
+	assert_int_equal(h.sum_ms, 67003);
+}
+
+static void test_err_class(void **state)
+{
+	(void)state;
+	assert_int_equal(stats_err_class_of("28P01"), STATS_ERR_AUTH);
+	assert_int_equal(stats_err_class_of("08006"), STATS_ERR_CONNECTION);
+	assert_int_equal(stats_err_class_of("08P01"), STATS_ERR_CONNECTION);
+	assert_int_equal(stats_err_class_of("53300"), STATS_ERR_RESOURCES);
+	assert_int_equal(stats_err_class_of("57P01"), STATS_ERR_OPERATOR);
+	assert_int_equal(stats_err_class_of("3D000"), STATS_ERR_DATABASE);
+	assert_int_equal(stats_err_class_of("XX000"), STATS_ERR_OTHER);
+	assert_int_equal(stats_err_class_of(NULL), STATS_ERR_OTHER);
+	assert_int_equal(stats_err_class_of("2"), STATS_ERR_OTHER);
+	assert_string_equal(stats_err_class_code(STATS_ERR_AUTH), "28");
+	assert_string_equal(stats_err_class_name(STATS_ERR_AUTH), "invalid_authorization");
+}
+
+static void test_escapers(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b);
+	stats_put_label_value(&b, "a\"b\\c\nd");
+	assert_string_equal(text(&b), "a\\\"b\\\\c\\nd");
+	buf_reset(&b);
+	stats_put_json_string(&b, "q\"\\\x01\t");
+	assert_string_equal(text(&b), "q\\\"\\\\\\u0001\\u0009");
+	buf_reset(&b);
+	stats_put_html(&b, "<a href='x'>&\"");
+	assert_string_equal(text(&b), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+	buf_free(&b);
+}
+
+static struct stats_pool_row pool_row = {
+	.cluster = "app", .node = "10.0.0.1:5432", .role = "primary", .database = "appdb", .user = "u\"1",
+	.size = 20, .pending = 1, .idle = 3, .active = 2, .waiting = 4, .opened = 9, .failed = 2,
+	.last_error = "connection refused <x>",
+};
+static struct stats_node_row node_row = {
+	.cluster = "app", .node = "10.0.0.1:5432", .role = "primary", .protocol = "postgres", .state = "up",
+	.active = 2, .idle = 3,
+};
+static struct stats_client_row client_row = {
+	.id = 64, .worker = 0, .addr = "127.0.0.1:5555", .user = "app", .database = "appdb",
+	.state = "CL_ACTIVE", .connected_ms = 1700000000000, .queries = 12, .server_id = 3,
+};
+
+static void make_view(struct stats_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	strcpy(v->version, "9.9.9");
+	v->now_ms = 1700000000000;
+	v->uptime_s = 12.5;
+	v->workers = 2;
+	v->generation = 3;
+	v->reloads_ok = 2;
+	v->reloads_failed = 1;
+	v->last_reload_ms = 1699999999000;
+	v->last_reload_ok = false;
+	v->max_client_conn = 100;
+	v->clients_total = 7;
+	v->clients[STATS_CL_ACTIVE] = 2;
+	v->clients[STATS_CL_IDLE] = 5;
+	v->t.queries = 1000;
+	v->t.transactions = 400;
+	v->t.clients_accepted = 50;
+	v->t.c.bytes_in = 12345;
+	v->t.c.errors[STATS_ERR_AUTH] = 3;
+	stats_hist_observe(&v->t.c.query_time, 0);
+	stats_hist_observe(&v->t.c.query_time, 30);
+	stats_hist_observe(&v->t.c.query_time, 99999);
+	v->qps = 12.25;
+	v->pools = &pool_row;
+	v->n_pools = 1;
+	v->nodes = &node_row;
+	v->n_nodes = 1;
+	v->client_rows = &client_row;
+	v->n_client_rows = 1;
+	v->n_events = 1;
+	v->events[0].time_ms = 1700000000000;
+	strcpy(v->events[0].level, "error");
+	strcpy(v->events[0].text, "reload refused: <bad>");
+	v->healthy = true;
+}
+
+static void test_prometheus(void **state)
+{
+	(void)state;
+	struct stats_view v;
+	make_view(&v);
+	struct buf b;
+	buf_init(&b);
+	stats_render_prometheus(&v, &b);
+	const char *s = text(&b);
+	assert_non_null(strstr(s, "# HELP switchyard_queries_total "));
+	assert_non_null(strstr(s, "# TYPE switchyard_queries_total counter\n"));
+	assert_non_null(strstr(s, "\nswitchyard_queries_total{protocol=\"postgres\"} 1000\n"));
+	assert_non_null(strstr(s, "\nswitchyard_info{version=\"9.9.9\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_config_reloads_total{result=\"failed\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_config_last_reload_success 0\n"));
+	assert_non_null(strstr(s, "\nswitchyard_client_connections{protocol=\"postgres\",state=\"idle\"} 5\n"));
+	assert_non_null(strstr(s, "\nswitchyard_errors_total{protocol=\"postgres\",class=\"28\",name=\"invalid_authorization\"} 3\n"));
+	/* cumulative buckets */
+	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_bucket{protocol=\"postgres\",le=\"0.001\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_bucket{protocol=\"postgres\",le=\"0.05\"} 2\n"));
+	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_bucket{protocol=\"postgres\",le=\"+Inf\"} 3\n"));
+	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_count{protocol=\"postgres\"} 3\n"));
+	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_sum{protocol=\"postgres\"} 100.029\n"));
+	/* pool labels, escaped */
+	assert_non_null(strstr(s, "\nswitchyard_server_connections{cluster=\"app\",node=\"10.0.0.1:5432\",role=\"primary\","
+				  "database=\"appdb\",user=\"u\\\"1\",protocol=\"postgres\",state=\"active\"} 2\n"));
+	assert_non_null(strstr(s, "\nswitchyard_pool_waiting_clients{cluster=\"app\""));
+	assert_non_null(strstr(s, "\nswitchyard_uptime_seconds 12.5\n"));
+	/* every sample line belongs to a declared family */
+	char *copy = strdup(s);
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#')
+			continue;
+		char name[128];
+		size_t n = strcspn(line, "{ ");
+		assert_true(n < sizeof(name));
+		memcpy(name, line, n);
+		name[n] = '\0';
+		char type_line[200];
+		snprintf(type_line, sizeof(type_line), "# TYPE %s ", name);
+		if (!strstr(s, type_line)) {
+			/* histogram series: strip the suffix */
+			char *u = strrchr(name, '_');
+			assert_non_null(u);
+			*u = '\0';
+			snprintf(type_line, sizeof(type_line), "# TYPE %s histogram", name);
+			assert_non_null(strstr(s, type_line));
+		}
+	}
+	free(copy);
+	buf_free(&b);
+}
+
+static void test_json(void **state)
+{
+	(void)state;
+	struct stats_view v;
+	make_view(&v);
+	struct buf b;
+	buf_init(&b);
+	stats_render_json(&v, &b);
+	const char *s = text(&b);
+	assert_int_equal(s[0], '{');
+	assert_non_null(strstr(s, "\"queries_total\":1000,"));
+	assert_non_null(strstr(s, "\"version\":\"9.9.9\""));
+	assert_non_null(strstr(s, "\"user\":\"u\\\"1\""));
+	assert_non_null(strstr(s, "\"errors\":{\"08\":0,\"28\":3,"));
+	assert_non_null(strstr(s, "\"+Inf\":3},\"count\":3,"));
+	assert_non_null(strstr(s, "\"nodes\":[{\"cluster\":\"app\",\"node\":\"10.0.0.1:5432\",\"role\":\"primary\""));
+	assert_non_null(strstr(s, "\"last_reload_ok\":false"));
+	/* balanced braces and brackets outside strings */
+	int depth = 0;
+	bool in_str = false;
+	for (const char *p = s; *p; p++) {
+		if (in_str) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				in_str = false;
+			continue;
+		}
+		if (*p == '"')
+			in_str = true;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ']')
+			depth--;
+		assert_true(depth >= 0);
+	}
+	assert_int_equal(depth, 0);
+	buf_free(&b);
+}
+
+static void test_html(void **state)
+{
+	(void)state;
+	struct stats_view v;
+	make_view(&v);
+	struct buf b;
+	buf_init(&b);
+	stats_render_html(&v, 5, &b);
+	const char *s = text(&b);
+	assert_non_null(strstr(s, "<!DOCTYPE html>"));
+	assert_non_null(strstr(s, "<meta http-equiv=\"refresh\" content=\"5\">"));
+	assert_non_null(strstr(s, "<table id=\"nodes\">"));
+	assert_non_null(strstr(s, "<td class=\"primary\">primary</td><td class=\"up\">up</td>"));
+	assert_non_null(strstr(s, "connection refused &lt;x&gt;"));
+	assert_non_null(strstr(s, "reload refused: &lt;bad&gt;"));
+	assert_null(strstr(s, "<bad>"));
+	assert_null(strstr(s, "<script"));
+	assert_non_null(strstr(s, "</html>"));
+	buf_free(&b);
+}
+
+/* Walk a backend message stream: count messages of each type, and return
+ * the last CommandComplete tag. */
+static void walk(const struct buf *b, int *n_t, int *n_d, char *tag, size_t cap)
+{
+	*n_t = *n_d = 0;
+	size_t off = 0;
+	while (off + 5 <= b->len) {
+		uint8_t type = b->data[off];
+		uint32_t len = get_u32be(b->data + off + 1);
+		assert_true(len >= 4 && off + 1 + len <= b->len);
+		if (type == 'T')
+			(*n_t)++;
+		else if (type == 'D')
+			(*n_d)++;
+		else if (type == 'C')
+			snprintf(tag, cap, "%s", (const char *)b->data + off + 5);
+		off += 1 + len;
+	}
+	assert_int_equal(off, b->len);
+}
+
+static void test_admin_show(void **state)
+{
+	(void)state;
+	struct stats_view v;
+	make_view(&v);
+	struct buf b;
+	buf_init(&b);
+	int nt, nd;
+	char tag[64] = "";
+	assert_int_equal(pg_admin_show(&v, "POOLS", &b), 0);
+	walk(&b, &nt, &nd, tag, sizeof(tag));
+	assert_int_equal(nt, 1);
+	assert_int_equal(nd, 1);
+	assert_string_equal(tag, "SHOW 1");
+	assert_non_null(memmem(b.data, b.len, "connection refused <x>", 22));
+	buf_reset(&b);
+	assert_int_equal(pg_admin_show(&v, "clients", &b), 0);
+	walk(&b, &nt, &nd, tag, sizeof(tag));
+	assert_int_equal(nd, 1);
+	assert_non_null(memmem(b.data, b.len, "CL_ACTIVE", 9));
+	buf_reset(&b);
+	assert_int_equal(pg_admin_show(&v, "stats", &b), 0);
+	walk(&b, &nt, &nd, tag, sizeof(tag));
+	assert_true(nd > 20);
+	assert_non_null(memmem(b.data, b.len, "queries_total", 13));
+	buf_reset(&b);
+	assert_int_equal(pg_admin_show(&v, "nodes", &b), 0);
+	assert_int_equal(pg_admin_show(&v, "version", &b), 0);
+	assert_int_equal(pg_admin_show(&v, "events", &b), 0);
+	assert_int_equal(pg_admin_show(&v, "servers", &b), 0);
+	size_t before = b.len;
+	assert_int_equal(pg_admin_show(&v, "nonsense", &b), -1);
+	assert_int_equal(b.len, before);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hist),     cmocka_unit_test(test_err_class), cmocka_unit_test(test_escapers),
+		cmocka_unit_test(test_prometheus), cmocka_unit_test(test_json),    cmocka_unit_test(test_html),
+		cmocka_unit_test(test_admin_show),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
