@@ -26,11 +26,19 @@ run_checks() { # CMD... — a txn_clients.py subcommand; its CHECK lines become 
 
 "$PY" -c 'import psycopg' 2>/dev/null || _die "psycopg 3 is missing for $PY (Debian package python3-psycopg)"
 
-pg_direct -c "DROP TABLE IF EXISTS txn_prep; CREATE TABLE txn_prep (t int, r int, v text, PRIMARY KEY (t, r))" >/dev/null
+pg_direct -q -c "SET client_min_messages = warning; DROP TABLE IF EXISTS txn_prep; CREATE TABLE txn_prep (t int, r int, v text, PRIMARY KEY (t, r))" >/dev/null
 
 cfg=$SY_TMP/switchyard.ini
 write_config "$cfg" pool_mode=transaction pool_size=5 workers=2 cluster.query_wait_timeout=60s
 start_proxy "$cfg"
+
+# Connections left by an earlier test's proxy go away first.
+for i in $(seq 1 50); do
+	before=$(pg_server_conns app)
+	[ "$before" = 0 ] && break
+	sleep 0.2
+done
+assert_eq 0 "$before" "no connections of app on the server before the run"
 
 note "psycopg 3, prepare_threshold=0: 100 threads x 10 statements x 3 rounds"
 mon=$SY_TMP/mon.json

@@ -78,6 +78,17 @@ def pg2_connect(port, **kw):
     return conn
 
 
+def pg3_connect(port, **kw):
+    import psycopg
+    return psycopg.connect(dsn(port, **kw), autocommit=True)
+
+
+def param_status(conn, name):
+    if hasattr(conn, "info"):
+        return conn.info.parameter_status(name)
+    return conn.get_parameter_status(name)
+
+
 def one(conn, sql, args=None):
     cur = conn.cursor()
     cur.execute(sql, args)
@@ -314,12 +325,15 @@ def cmd_samename(a):
               m_bind("s", ["p"]) + m_execute() + M_SYNC)
     check("X pipelines Parse s2/Bind/Execute/Bind s/Execute/Sync", "1 2 D(1005) C 2 D(x:p) C Z(I)", got)
 
-    # Inside a transaction on both clients, interleaved.
+    # Inside transactions (one after the other: with one server, a client
+    # inside a transaction holds it).
     check("X BEGIN", "C Z(T)", ext(x, msg(b"Q", cstr("BEGIN"))))
+    check("X executes 's' in its transaction", "2 D(x:tx) C Z(T)", ext(x, m_bind("s", ["tx"]) + m_execute() + M_SYNC))
+    check("X executes 's' again in its transaction", "2 D(x:tx2) C Z(T)",
+          ext(x, m_bind("s", ["tx2"]) + m_execute() + M_SYNC))
+    check("X COMMIT", "C Z(I)", ext(x, msg(b"Q", cstr("COMMIT"))))
     check("Y BEGIN", "C Z(T)", ext(y, msg(b"Q", cstr("BEGIN"))))
     check("Y executes 's' in its transaction", "2 D(70) C Z(T)", ext(y, m_bind("s", [7]) + m_execute() + M_SYNC))
-    check("X executes 's' in its transaction", "2 D(x:tx) C Z(T)", ext(x, m_bind("s", ["tx"]) + m_execute() + M_SYNC))
-    check("X COMMIT", "C Z(I)", ext(x, msg(b"Q", cstr("COMMIT"))))
     check("Y COMMIT", "C Z(I)", ext(y, msg(b"Q", cstr("COMMIT"))))
 
     # Y closes 's' and parses the same name again with other SQL.
@@ -333,6 +347,7 @@ def cmd_samename(a):
     check("X's 's2' still works", "2 D(1001) C Z(I)", ext(x, m_bind("s2", [1]) + m_execute() + M_SYNC))
     # Parsing a name that exists for this client is an error (42P05), as on a server.
     got = ext(x, m_parse("s", "SELECT 2") + M_SYNC)
+    out("info: X's second Parse of 's' got: %s" % got)
     check("X re-Parse of its own 's' without Close is 42P05", True, got.startswith("E(42P05") and got.endswith("Z(I)"))
     check("X's 's' is still the old statement", "2 D(x:still) C Z(I)",
           ext(x, m_bind("s", ["still"]) + m_execute() + M_SYNC))
@@ -341,7 +356,7 @@ def cmd_samename(a):
     z.login("app", "app", "app")
     got = ext(z, m_bind("s", [1]) + m_execute() + M_SYNC)
     check("Z, which never parsed 's', gets 26000", True, got.startswith("E(26000") and got.endswith("Z(I)"))
-    check("Z's session goes on", "2 D(3) C Z(I)", ext(z, m_parse("", "SELECT 1 + 2") + m_bind("", []) + m_execute() + M_SYNC))
+    check("Z's session goes on", "1 2 D(3) C Z(I)", ext(z, m_parse("", "SELECT 1 + 2") + m_bind("", []) + m_execute() + M_SYNC))
     for c in (x, y, z):
         c.send(msg(b"X"))
         c.close()
@@ -349,7 +364,6 @@ def cmd_samename(a):
 
 # ------------------------------------------------------------------ session state
 def cmd_session(a):
-    import psycopg2
     direct = pg2_connect(a.direct_port)
     d_tz = one(direct, "SHOW TimeZone")
     d_sp = one(direct, "SHOW search_path")
@@ -359,8 +373,8 @@ def cmd_session(a):
         check("the server's default TimeZone is not Asia/Tokyo (else the test proves nothing)", "not Asia/Tokyo", d_tz)
 
     if a.phase == "pin":
-        A = pg2_connect(a.port, app="client_a")
-        B = pg2_connect(a.port, app="client_b")
+        A = pg3_connect(a.port, app="client_a")
+        B = pg3_connect(a.port, app="client_b")
         one(A, "SET TimeZone = 'Asia/Tokyo'")
         check("A sees its TimeZone", "Asia/Tokyo", one(A, "SHOW TimeZone"))
         pa, pb = one(A, "SELECT pg_backend_pid()"), one(B, "SELECT pg_backend_pid()")
@@ -380,8 +394,8 @@ def cmd_session(a):
               one(A, "SELECT to_char('2024-01-01 00:00:00+00'::timestamptz, 'HH24:MI TZH')")[-3:])
         check("B's timestamptz text uses -05", "-05",
               one(B, "SELECT to_char('2024-01-01 00:00:00+00'::timestamptz, 'HH24:MI TZH')")[-3:])
-        check("A's reported TimeZone (ParameterStatus)", "Asia/Tokyo", A.get_parameter_status("TimeZone"))
-        check("B's reported TimeZone (ParameterStatus)", "America/New_York", B.get_parameter_status("TimeZone"))
+        check("A's reported TimeZone (ParameterStatus)", "Asia/Tokyo", param_status(A, "TimeZone"))
+        check("B's reported TimeZone (ParameterStatus)", "America/New_York", param_status(B, "TimeZone"))
         check("A's DateStyle untouched", one(direct, "SHOW DateStyle"), one(A, "SHOW DateStyle"))
 
         # search_path is not a tracked parameter: SET pins A's server.
@@ -399,13 +413,18 @@ def cmd_session(a):
         check("A keeps its search_path in a later transaction", "txn_ss, public", one(A, "SHOW search_path"))
         check("A keeps its server while pinned", pa, one(A, "SELECT pg_backend_pid()"))
 
-        B2 = pg2_connect(a.port, app="client_b2")
         res = {}
+        holder = {}
 
         def b2_query():
+            # Connect and query while A is pinned: both wait for A to leave.
             t1 = time.time()
-            res["v"] = err_of(lambda: one(B2, "SELECT current_setting('search_path'), current_setting('TimeZone'),"
-                                          " current_setting('application_name')"))
+
+            def go():
+                holder["B2"] = pg3_connect(a.port, app="client_b2")
+                return one(holder["B2"], "SELECT current_setting('search_path'), current_setting('TimeZone'),"
+                                         " current_setting('application_name')")
+            res["v"] = err_of(go)
             res["t"] = time.time() - t1
 
         th = threading.Thread(target=b2_query)
@@ -421,11 +440,12 @@ def cmd_session(a):
         check("B2 sees its own application_name", "client_b2", v[2])
 
         # statement_timeout: untracked, pins.
-        C = pg2_connect(a.port, app="client_c")
+        C = pg3_connect(a.port, app="client_c")
+        # D logs in before C pins (a login needs a server in this proxy).
+        D = pg3_connect(a.port, app="client_d")
         one(C, "SET statement_timeout = '4s'")
         check("C sees its statement_timeout", "4s", one(C, "SHOW statement_timeout"))
         pc = one(C, "SELECT pg_backend_pid()")
-        D = pg2_connect(a.port, app="client_d")
         t0 = time.time()
         code, m = err_of(lambda: one(D, "SELECT 1"))
         dt = time.time() - t0
@@ -436,11 +456,13 @@ def cmd_session(a):
         code, m = err_of(lambda: one(C, "SELECT pg_sleep(6)"))
         check("C's statement_timeout (4s) still applies in a later transaction (57014)", "57014", code)
         check("C's session goes on after the timeout", 1, one(C, "SELECT 1"))
-        D2 = pg2_connect(a.port, app="client_d2")
         res = {}
 
         def d2_query():
-            res["v"] = err_of(lambda: one(D2, "SELECT current_setting('statement_timeout')"))
+            def go():
+                holder["D2"] = pg3_connect(a.port, app="client_d2")
+                return one(holder["D2"], "SELECT current_setting('statement_timeout')")
+            res["v"] = err_of(go)
 
         th = threading.Thread(target=d2_query)
         th.start()
@@ -449,11 +471,11 @@ def cmd_session(a):
         th.join(10)
         check("D2 gets through once C disconnects, with the default statement_timeout", (None, d_st),
               res.get("v", ("hung", None)))
-        check("B2 still works and keeps the default TimeZone", d_tz, one(B2, "SHOW TimeZone"))
-        for c in (B2, D2):
+        check("B2 still works and keeps the default TimeZone", d_tz, one(holder["B2"], "SHOW TimeZone"))
+        for c in holder.values():
             c.close()
     else:
-        E = pg2_connect(a.port, app="client_e")
+        E = pg3_connect(a.port, app="client_e")
         code, m = err_of(lambda: one(E, "SET statement_timeout = '4s'"))
         out("info: SET statement_timeout with pin_policy=error: %s %s" % (code, m))
         check("SET statement_timeout is refused with 0A000 under pin_policy = error", "0A000", code)
@@ -474,7 +496,7 @@ def cmd_session(a):
         cur.execute("COMMIT")
         check("SET LOCAL is gone after COMMIT", d_st, one(E, "SHOW statement_timeout"))
         # Not pinned: another client gets the only server at once.
-        F = pg2_connect(a.port, app="client_f")
+        F = pg3_connect(a.port, app="client_f")
         t0 = time.time()
         code, v = err_of(lambda: one(F, "SHOW TimeZone"))
         check("F is served (E holds no pin)", (None, d_tz), (code, v))
