@@ -351,8 +351,9 @@ void stats_worker_free(struct worker *w)
 	w->stats.pub = NULL;
 	pthread_mutex_unlock(&w->stats.lock);
 	snap_free(s);
-	pthread_mutex_destroy(&w->stats.lock);
-	w->stats.lock_ready = false;
+	/* The mutex is not destroyed: workers are cleaned up one by one as
+	 * they are joined, and an admin session on a worker still running may
+	 * read this one's (now empty) snapshot until px->workers is freed. */
 }
 
 static void count_in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
@@ -387,7 +388,8 @@ void stats_observe_wait(struct worker *w, int64_t ms) { stats_hist_observe(&w->s
 int stats_request_kill(struct proxy *px, uint32_t id)
 {
 	int wid = (int)(id % 64);
-	if (wid >= px->n_workers || !px->workers)
+	/* Not while shutting down: the worker's notify pipe may be closed. */
+	if (wid >= px->n_workers || !px->workers || atomic_load(&px->shutting_down))
 		return -1;
 	struct worker *w = &px->workers[wid];
 	int rc = -1;

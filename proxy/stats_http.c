@@ -9,10 +9,15 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "proxy/proxy.h"
@@ -25,6 +30,7 @@
 struct stats_http {
 	struct proxy *px;
 	struct evhttp *http;
+	char unix_path[108];          /* removed on stop; "" for TCP */
 };
 
 /* true when no stats_auth is set or the request carries it. */
@@ -143,15 +149,42 @@ static void handle(struct evhttp_request *req, void *arg)
 	stats_view_free(&v);
 }
 
+/* A unix socket for evhttp (a stale socket file is replaced). */
+static int bind_unix(struct stats_http *h, struct event_base *base, const char *path)
+{
+	struct sockaddr_un sun;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	struct evconnlistener *l = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!l) {
+		close(fd);
+		return -1;
+	}
+	if (!evhttp_bind_listener(h->http, l)) {
+		evconnlistener_free(l);
+		return -1;
+	}
+	return 0;
+}
+
 struct stats_http *stats_http_start(struct proxy *px, struct event_base *base, const struct cfg *c)
 {
 	const struct cfg_addr *a = &c->global.stats_listen;
 	if (a->kind == CFG_ADDR_NONE)
 		return NULL;
-	if (a->kind != CFG_ADDR_TCP) {
-		log_warning("stats_listen %s: only a TCP address is supported for the stats port; not opened", a->text);
-		return NULL;
-	}
 	struct stats_http *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
@@ -164,11 +197,14 @@ struct stats_http *stats_http_start(struct proxy *px, struct event_base *base, c
 	evhttp_set_max_headers_size(h->http, 16384);
 	evhttp_set_max_body_size(h->http, 4096);
 	evhttp_set_gencb(h->http, handle, h);
-	if (!evhttp_bind_socket_with_handle(h->http, a->host, a->port)) {
-		log_error("stats_listen %s: cannot listen (address in use?); the stats port is off", a->text);
+	if (a->kind == CFG_ADDR_UNIX ? bind_unix(h, base, a->path) < 0
+				     : !evhttp_bind_socket_with_handle(h->http, a->host, a->port)) {
+		log_error("stats_listen %s: cannot listen (%s); the stats port is off", a->text, strerror(errno));
 		goto fail;
 	}
-	log_info("stats port on http://%s/ (/metrics, /stats.json, /health)%s", a->text,
+	if (a->kind == CFG_ADDR_UNIX)
+		memcpy(h->unix_path, a->path, sizeof(h->unix_path));
+	log_info("stats port on %s%s (/, /metrics, /stats.json, /health)%s", a->kind == CFG_ADDR_UNIX ? "unix socket " : "http://", a->text,
 		 c->global.stats_auth ? ", basic auth" : "");
 	return h;
 fail:
@@ -182,5 +218,7 @@ void stats_http_stop(struct stats_http *h)
 		return;
 	if (h->http)
 		evhttp_free(h->http);
+	if (h->unix_path[0])
+		unlink(h->unix_path);
 	free(h);
 }

@@ -19,7 +19,8 @@ struct event_base;
 struct cfg;
 struct stats_http;
 
-/* Listen on c->global.stats_listen (TCP host:port) with `base`. Returns
+/* Listen on c->global.stats_listen (TCP host:port, or a unix socket path)
+ * with `base`. Returns
  * NULL when stats_listen is empty or on error (logged). */
 struct stats_http *stats_http_start(struct proxy *px, struct event_base *base, const struct cfg *c);
 /* Stop listening and free. NULL is fine. */

@@ -563,7 +563,7 @@ static void run_command(struct pg_client *c, char *q, struct buf *b)
 		if (!found)
 			error_msg(b, "42704", "no client with id %lu (SHOW CLIENTS lists them; it may be up to a second old)", id);
 		else if (stats_request_kill(px, (uint32_t)id) < 0)
-			error_msg(b, "53000", "too many KILLs queued; try again");
+			error_msg(b, "53000", "KILL refused: the proxy is shutting down, or too many KILLs are queued");
 		else
 			complete(b, "KILL");
 		return;

@@ -135,3 +135,12 @@ assert_eq "503" "$code" "/health is 503 while shutting down ($(cat "$SY_TMP/heal
 wait "$hold" || true
 stop_proxy 10
 assert_eq 0 "$PROXY_EXIT_CODE" "the proxy exits cleanly"
+
+# stats_listen may be a unix socket path.
+write_config "$cfg" port="$PROXY_PORT" pool_mode=transaction workers=1 global.stats_listen="$SY_TMP/stats.sock"
+start_proxy "$cfg"
+for i in $(seq 1 30); do [ -S "$SY_TMP/stats.sock" ] && break; sleep 0.1; done
+assert_eq "ok" "$(curl -s --max-time 5 --unix-socket "$SY_TMP/stats.sock" http://localhost/health)" "/health on a unix socket"
+assert_contains "$(curl -s --max-time 5 --unix-socket "$SY_TMP/stats.sock" http://localhost/metrics)" "switchyard_info{" "/metrics on a unix socket"
+stop_proxy 10
+[ -e "$SY_TMP/stats.sock" ] && fail "the stats socket file is left behind" || _ok "the stats socket file is removed at exit"
