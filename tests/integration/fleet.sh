@@ -315,7 +315,8 @@ my_start() { # primary|replica
 	if [ "$n" = primary ]; then port=$MY_PRIMARY_PORT id=1; else port=$MY_REPLICA_PORT id=2 extra=(--read-only=1); fi
 	local my=$FLEET_RUN/my
 	rm -f "$my/$n.sock" "$my/$n.pid"
-	setsid "$MARIADBD" --no-defaults --user=root --datadir="$my/$n" --port="$port" --bind-address=127.0.0.1 \
+	mkdir -p "$my/$n-tmp"
+	setsid "$MARIADBD" --no-defaults --user=root --datadir="$my/$n" --tmpdir="$my/$n-tmp" --port="$port" --bind-address=127.0.0.1 \
 		--socket="$my/$n.sock" --pid-file="$(my_pidfile "$n")" --log-error="$my/$n.err" \
 		--server-id="$id" --log-bin=mysql-bin --log-slave-updates --binlog-format=ROW --gtid-strict-mode=1 \
 		--skip-name-resolve --report-host=127.0.0.1 --report-port="$port" --max-connections=500 \
@@ -349,18 +350,23 @@ my_init() {
 	if [ -f "$my/.initialized" ]; then return 0; fi
 	my_stop replica 2>/dev/null || true
 	my_stop primary 2>/dev/null || true
-	rm -rf "$MYDATA_PRIMARY" "$MYDATA_REPLICA"
+	rm -rf "$MYDATA_PRIMARY" "$MYDATA_REPLICA" "$MYDATA_PRIMARY-tmp" "$MYDATA_REPLICA-tmp"
 	mkdir -p "$my"
 	local n pids=() rc=0
 	for n in primary replica; do
+		# Each server has its own tmpdir: bootstraps running at the same time
+		# in one tmpdir collide on temporary table file names.
+		mkdir -p "$my/$n-tmp"
 		mariadb-install-db --no-defaults --user=root --datadir="$my/$n" --auth-root-authentication-method=socket \
-			--skip-test-db >"$my/install-$n.log" 2>&1 &
+			--skip-test-db --tmpdir="$my/$n-tmp" >"$my/install-$n.log" 2>&1 &
 		pids+=($!)
 	done
 	for n in "${pids[@]}"; do wait "$n" || rc=1; done
 	if [ "$rc" -ne 0 ]; then
-		cat "$my/install-primary.log" "$my/install-replica.log" >&2
-		die "mariadb-install-db failed"
+		for n in primary replica; do
+			grep -iE 'error|abort|fail' "$my/install-$n.log" | head -n 10 | sed "s|^|$n: |" >&2 || true
+		done
+		die "mariadb-install-db failed (logs $my/install-*.log)"
 	fi
 	my_start primary &
 	pids=($!)

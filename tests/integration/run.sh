@@ -65,7 +65,7 @@ trap 'echo "integration: interrupted" >&2; exit 130' INT TERM
 
 echo "integration: starting the fleet in $FLEET/fleet"
 if ! "$HERE/fleet.sh" start "$FLEET/fleet" >"$FLEET/fleet-start.log" 2>&1; then
-	tail -n 40 "$FLEET/fleet-start.log"
+	tail -n 60 "$FLEET/fleet-start.log"
 	echo "integration: the fleet did not start"
 	echo "integration: 0 passed, ${#tests[@]} failed"
 	exit 1
