@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -100,7 +101,7 @@ void server_set_state(struct server *s, enum server_state st)
 const char *server_param(const struct server *s, const char *key)
 {
 	for (int i = 0; i < s->n_params; i++)
-		if (strcmp(s->params[i].key, key) == 0)
+		if (strcasecmp(s->params[i].key, key) == 0) /* GUC names ignore case */
 			return s->params[i].value;
 	return NULL;
 }
@@ -212,7 +213,10 @@ struct server *server_connect(struct pool *p)
 		return NULL;
 	}
 	bufferevent_setcb(s->bev, server_read_cb, server_write_cb, server_event_cb, s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* EV_WRITE only when a direct write is partial (pg_evbuf.h); libevent
+	 * still reports the connect. */
+	bufferevent_disable(s->bev, EV_WRITE); /* on by default in libevent */
+	bufferevent_enable(s->bev, EV_READ);
 	if (p->st.connect_timeout_ms > 0) {
 		struct timeval tv = { p->st.connect_timeout_ms / 1000,
 				      (p->st.connect_timeout_ms % 1000) * 1000 };
@@ -226,6 +230,45 @@ struct server *server_connect(struct pool *p)
 	}
 	log_debug("server %llu: connecting to %s", (unsigned long long)s->id, p->addr.text);
 	return s;
+}
+
+/* CancelRequest: a short-lived connection that sends 16 bytes and closes. */
+static void cancel_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+static void cancel_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	bufferevent_free(bev);
+}
+
+void server_send_cancel(struct event_base *base, const struct cfg_addr *addr, uint32_t pid,
+			uint32_t key)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (make_sockaddr(addr, &ss, &sl) < 0)
+		return;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return;
+	struct buf b;
+	buf_init(&b);
+	pgc_put_cancel(&b, pid, key);
+	bufferevent_setcb(bev, NULL, cancel_write_cb, cancel_event_cb, NULL);
+	bufferevent_write(bev, b.data, b.len);
+	buf_free(&b);
+	struct timeval tv = { 5, 0 };
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)&ss, (int)sl) < 0) {
+		bufferevent_free(bev);
+		return;
+	}
+	bufferevent_enable(bev, EV_WRITE);
 }
 
 void server_link(struct server *s, void *link, const struct server_link_ops *ops)
@@ -546,6 +589,7 @@ static void handle_login(struct server *s)
 			log_debug("server %llu: logged in to %s (pid %u)", (unsigned long long)s->id,
 				  s->pool->addr.text, s->backend_pid);
 			server_set_state(s, SV_IDLE);
+			pool_server_logged_in(s->pool, s);
 			pool_server_ready(s->pool, s);
 			return;
 		default:
@@ -625,6 +669,7 @@ static void server_read_cb(struct bufferevent *bev, void *arg)
 static void server_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct server *s = arg;
+	pg_io_drained(bev, s->tls);
 	if (s->state == SV_ACTIVE && s->link_ops->writable)
 		s->link_ops->writable(s->link, s);
 }

@@ -18,7 +18,10 @@
 
 #include "pool/pg_stmt_cache.h"
 #include "proxy/pg/scram.h"
+#include "config/config.h"
 #include "util/list.h"
+
+struct event_base;
 
 struct bufferevent;
 struct event;
@@ -94,6 +97,11 @@ void server_link(struct server *s, void *link, const struct server_link_ops *ops
 /* Roll back an open transaction and, if asked, run the pool's reset
  * query; SV_RESETTING until done, then SV_IDLE. */
 void server_start_reset(struct server *s, bool run_reset_query);
+
+/* Send a CancelRequest for backend (pid, key) at addr, on a new
+ * connection that closes itself. */
+void server_send_cancel(struct event_base *base, const struct cfg_addr *addr, uint32_t pid,
+			uint32_t key);
 
 /* Close with a reason (logged); unlinks and frees later. */
 void server_close(struct server *s, const char *reason);

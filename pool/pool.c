@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pool/pg_server.h"
 #include "util/log.h"
@@ -69,6 +70,12 @@ static void pool_free(struct pool *p)
 	close_all(&p->active, "pool freed");
 	list_del(&p->node);
 	credentials_clear(&p->cred);
+	for (int i = 0; i < p->n_defaults; i++) {
+		free(p->default_keys[i]);
+		free(p->default_values[i]);
+	}
+	free(p->default_keys);
+	free(p->default_values);
 	free(p->st.reset_query);
 	free(p->database);
 	free(p->user);
@@ -284,6 +291,41 @@ void pool_maybe_open(struct pool *p)
 	}
 }
 
+const char *pool_param_default(const struct pool *p, const char *key)
+{
+	for (int i = 0; i < p->n_defaults; i++)
+		if (strcasecmp(p->default_keys[i], key) == 0)
+			return p->default_values[i];
+	return NULL;
+}
+
+/* Keep the first logged-in server's parameters as the pool's defaults. */
+static void remember_defaults(struct pool *p, const struct server *s)
+{
+	if (p->n_defaults || s->n_params == 0)
+		return;
+	p->default_keys = calloc((size_t)s->n_params, sizeof(char *));
+	p->default_values = calloc((size_t)s->n_params, sizeof(char *));
+	if (!p->default_keys || !p->default_values) {
+		free(p->default_keys);
+		free(p->default_values);
+		p->default_keys = p->default_values = NULL;
+		return;
+	}
+	for (int i = 0; i < s->n_params; i++) {
+		p->default_keys[i] = strdup(s->params[i].key);
+		p->default_values[i] = strdup(s->params[i].value);
+		if (!p->default_keys[i] || !p->default_values[i]) {
+			free(p->default_keys[i]);
+			free(p->default_values[i]);
+			break;
+		}
+		p->n_defaults++;
+	}
+}
+
+void pool_server_logged_in(struct pool *p, struct server *s) { remember_defaults(p, s); }
+
 void pool_server_ready(struct pool *p, struct server *s)
 {
 	/* s is SV_IDLE on p->idle. */
@@ -325,6 +367,10 @@ void pool_release(struct server *s, bool clean, bool reset)
 	s->link_ops = NULL;
 	s->last_used_ms = now_ms();
 	if (!clean) {
+		/* Its client is gone mid-request: stop the statement now (it may
+		 * hold locks), then drop the connection. */
+		if (s->backend_pid)
+			server_send_cancel(p->set->base, &p->addr, s->backend_pid, s->backend_key);
 		server_close(s, "released in the middle of a query");
 		pool_maybe_open(p);
 		return;

@@ -79,6 +79,11 @@ struct pool {
 	int n_pending, n_idle, n_active;
 	struct list waiters;
 	int n_waiters;
+	/* ParameterStatus values of the first server to log in: the
+	 * defaults of this (database, user), which a client that never set a
+	 * parameter must see whatever the server's last client did. */
+	char **default_keys, **default_values;
+	int n_defaults;
 	/* The last login error, kept so that waiters queued after a failed
 	 * attempt learn why when no connection can be made. */
 	char last_error[256];
@@ -131,9 +136,14 @@ void pool_release(struct server *s, bool clean, bool reset);
 /* Split pool_size across workers: worker `id` of `n` gets this many. */
 int pool_share(int total, int id, int n);
 
+/* Internal, for pg_server.c: a new server finished its login. */
+void pool_server_logged_in(struct pool *p, struct server *s);
 /* Internal, for pg_server.c: the server reached SV_IDLE (or failed). */
 void pool_server_ready(struct pool *p, struct server *s);
 void pool_server_failed(struct pool *p, struct server *s, const char *sqlstate, const char *msg);
+/* The default value of a reported parameter for this pool, or NULL. */
+const char *pool_param_default(const struct pool *p, const char *key);
+
 /* Open one more connection if there is room and demand. */
 void pool_maybe_open(struct pool *p);
 

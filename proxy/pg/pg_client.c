@@ -20,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "pool/pg_server.h"
+#include "proxy/pg/pg_admin.h"
 #include "proxy/pg/pg_auth_query.h"
 #include "proxy/pg/pg_cancel.h"
 #include "proxy/pg/pg_evbuf.h"
@@ -146,15 +148,22 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	}
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
 	pg_relay_set_watermarks(c->bev);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* EV_WRITE (on by default in libevent) only when a write is partial. */
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
 	timer_start(c, login_timeout(c));
+	stats_watch_client(w, c->bev);
+	c->connected_ms = worker_now_ms(w);
+	w->counters.clients_accepted++;
 
 	int limit = c->cfg->global.max_client_conn;
 	if (atomic_load(&px->n_clients) > limit) {
+		w->counters.clients_refused++;
 		pg_client_close(c, "53300", "too many clients: max_client_conn (%d) reached", limit);
 		return;
 	}
 	if (atomic_load(&px->shutting_down)) {
+		w->counters.clients_refused++;
 		pg_client_close(c, "57P01", "the proxy is shutting down");
 		return;
 	}
@@ -171,6 +180,7 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (sqlstate) {
+		stats_client_error(c->w, sqlstate);
 		log_info("client %u (%s user=%s db=%s): closing: %s (%s)", c->id, c->addr,
 			 c->user ? c->user : "-", c->database ? c->database : "-", msg, sqlstate);
 	} else {
@@ -297,7 +307,7 @@ static int param_add(struct client_param **arrp, int *n, const char *k, const ch
 {
 	struct client_param *arr = *arrp;
 	for (int i = 0; i < *n; i++) {
-		if (strcmp(arr[i].key, k) == 0) {
+		if (strcasecmp(arr[i].key, k) == 0) { /* GUC names ignore case */
 			char *nv = strdup(v);
 			if (!nv)
 				return -1;
@@ -326,9 +336,17 @@ static int param_add(struct client_param **arrp, int *n, const char *k, const ch
 const char *pg_client_seen(const struct pg_client *c, const char *key)
 {
 	for (int i = 0; i < c->n_seen; i++)
-		if (strcmp(c->seen[i].key, key) == 0)
+		if (strcasecmp(c->seen[i].key, key) == 0)
 			return c->seen[i].value;
 	return NULL;
+}
+
+bool pg_client_wants(const struct pg_client *c, const char *key)
+{
+	for (int i = 0; i < c->n_want; i++)
+		if (strcasecmp(c->want[i].key, key) == 0)
+			return true;
+	return false;
 }
 
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value)
@@ -414,6 +432,7 @@ static void start_client_tls(struct pg_client *c)
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	stats_watch_client(w, c->bev);
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
 	pg_relay_set_watermarks(c->bev);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -423,7 +442,7 @@ static void start_client_tls(struct pg_client *c)
 
 static void answer_byte(struct pg_client *c, char b)
 {
-	bufferevent_write(c->bev, &b, 1);
+	pg_bev_write(c->bev, &b, 1);
 }
 
 /* Answer 'S' straight on the socket: the plain bufferevent is about to be
@@ -443,6 +462,7 @@ static int answer_tls_yes(struct pg_client *c)
 void pg_client_request_server(struct pg_client *c)
 {
 	client_set_state(c, CL_WAIT_SERVER);
+	c->wait_start_ms = worker_now_ms(c->w);
 	timer_start(c, c->cl->settings.query_wait_timeout_ms);
 	pool_acquire(c->pool, &c->waiter);
 }
@@ -495,6 +515,10 @@ static void auth_done(struct pg_client *c)
 	pgc_put_auth(&b, PGC_AUTH_OK, NULL, 0);
 	pg_bev_send(c->bev, &b);
 	buf_free(&b);
+	if (!c->cl) {
+		pg_admin_start(c); /* database "switchyard": no server */
+		return;
+	}
 	if (choose_pool(c) < 0) {
 		pg_client_close(c, "08006", "no server configured for database \"%s\"", c->database);
 		return;
@@ -550,8 +574,8 @@ static void handle_startup_message(struct pg_client *c, const struct pgc_startup
 		pg_client_close(c, "28000", "TLS is required (client_tls_mode = require)");
 		return;
 	}
-	if (strcmp(c->database, "switchyard") == 0) {
-		pg_client_close(c, "0A000", "the admin console is not available yet");
+	if (strcmp(c->database, PG_ADMIN_DATABASE) == 0) {
+		pg_admin_login(c);
 		return;
 	}
 	c->cl = cfg_find_cluster(c->cfg, c->database);
@@ -572,7 +596,7 @@ static void handle_startup_message(struct pg_client *c, const struct pgc_startup
 
 void pg_client_begin_auth(struct pg_client *c)
 {
-	c->pool_mode = cfg_pool_mode_for(c->cl, c->u);
+	c->pool_mode = c->cl ? cfg_pool_mode_for(c->cl, c->u) : CFG_POOL_SESSION; /* no cluster: admin console */
 	struct buf b;
 	buf_init(&b);
 	const char *sqlstate = NULL, *err = NULL;
@@ -700,6 +724,9 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	case CL_IDLE:
 		pg_relay_idle_input(c);
 		break;
+	case CL_ADMIN:
+		pg_admin_read(c);
+		break;
 	case CL_WAIT_SERVER:
 	case CL_SYNC:
 		/* Keep the bytes until a server is ready; stop reading when a
@@ -710,11 +737,14 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	default:
 		break;
 	}
+	/* Whatever the handlers queued goes out now (direct writes). */
+	pg_relay_flush(c);
 }
 
 static void client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct pg_client *c = arg;
+	pg_io_drained(bev, c->tls_on);
 	pg_relay_client_drained(c);
 }
 
@@ -766,6 +796,7 @@ static void on_server(struct pool_waiter *wt, struct server *s)
 {
 	struct pg_client *c = container_of(wt, struct pg_client, waiter);
 	evtimer_del(c->timer);
+	stats_observe_wait(c->w, worker_now_ms(c->w) - c->wait_start_ms);
 	c->server = s;
 	server_link(s, c, &pg_relay_link_ops);
 	struct cancel_target t = { .addr = s->pool->addr, .pid = s->backend_pid, .key = s->backend_key };

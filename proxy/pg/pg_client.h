@@ -137,6 +137,8 @@ void pg_client_request_server(struct pg_client *c);
  * recording that it has been told. */
 const char *pg_client_seen(const struct pg_client *c, const char *key);
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value);
+/* Has the client asked for this parameter (startup or its own SET)? */
+bool pg_client_wants(const struct pg_client *c, const char *key);
 /* The value the client wants for a parameter on every server it uses. */
 void pg_client_want_set(struct pg_client *c, const char *key, const char *value);
 

@@ -2,7 +2,9 @@
 #include "proxy/pg/pg_evbuf.h"
 
 #include <event2/buffer.h>
+#include <errno.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 ssize_t pg_evbuf_peek_header(struct evbuffer *in, const struct pgc_limits *lim,
 			     struct pgc_header *h)
@@ -28,9 +30,45 @@ ssize_t pg_evbuf_next(struct evbuffer *in, const struct pgc_limits *lim, struct 
 	return pgc_frame_next(p, total, lim, m);
 }
 
+int pg_bev_write(struct bufferevent *bev, const void *data, size_t len)
+{
+	if (bufferevent_write(bev, data, len) < 0)
+		return -1;
+	pg_io_flush(bev);
+	return 0;
+}
+
 int pg_bev_send(struct bufferevent *bev, const struct buf *b)
 {
 	if (b->oom)
 		return -1;
-	return bufferevent_write(bev, b->data, b->len);
+	return pg_bev_write(bev, b->data, b->len);
+}
+
+void pg_io_flush(struct bufferevent *bev)
+{
+	if (bufferevent_get_enabled(bev) & EV_WRITE)
+		return; /* libevent writes it (TLS, or a full socket being drained) */
+	struct evbuffer *out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* A bufferevent keeps the front of its output frozen so that only it
+	 * drains it; thaw it for this write, as its own write callback does. */
+	evbuffer_unfreeze(out, 1);
+	int r = evbuffer_write(out, bufferevent_getfd(bev));
+	int err = errno;
+	evbuffer_freeze(out, 1);
+	errno = err;
+	if (evbuffer_get_length(out) > 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+		/* The rest when the socket has room; or an error, which
+		 * libevent's write path then reports to the event callback. */
+		bufferevent_enable(bev, EV_WRITE);
+}
+
+void pg_io_drained(struct bufferevent *bev, bool tls)
+{
+	/* Called for bufferevents in direct mode only: EV_WRITE was turned on
+	 * by pg_io_flush for a full socket and goes off once it is empty. */
+	if (!tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 }

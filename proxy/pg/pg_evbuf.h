@@ -8,6 +8,7 @@
 #ifndef SWITCHYARD_PG_EVBUF_H
 #define SWITCHYARD_PG_EVBUF_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "proxy/pg/pgc.h"
@@ -24,8 +25,28 @@ ssize_t pg_evbuf_peek_header(struct evbuffer *in, const struct pgc_limits *lim,
  * malformed header. m's slices are valid until the input is drained. */
 ssize_t pg_evbuf_next(struct evbuffer *in, const struct pgc_limits *lim, struct pgc_msg *m);
 
-/* Append a built buffer to a bufferevent's output; -1 on failure or when
- * the buffer ran out of memory while building. */
+/* Append a built buffer to a bufferevent's output and flush it (see
+ * direct writes below); -1 on failure or when the buffer ran out of
+ * memory while building. */
 int pg_bev_send(struct bufferevent *bev, const struct buf *b);
+/* The same for raw bytes. */
+int pg_bev_write(struct bufferevent *bev, const void *data, size_t len);
+
+/*
+ * Direct writes. libevent's socket bufferevents write from the loop: each
+ * burst of output costs an epoll_ctl to arm EV_WRITE and another to disarm
+ * it, on top of the write. The proxy instead keeps EV_WRITE disabled on
+ * plain sockets and writes at once (pg_io_flush, after every place that
+ * queues output); only when the socket is full does it enable EV_WRITE
+ * and let libevent finish, turning it off again once the output is empty
+ * (pg_io_drained, from the write callback). TLS bufferevents keep EV_WRITE
+ * enabled and are left to libevent (their bytes go through OpenSSL); for
+ * them both functions do nothing.
+ */
+
+/* Write what is queued now when in direct mode; no-op otherwise. */
+void pg_io_flush(struct bufferevent *bev);
+/* From a write callback in direct mode: disarm EV_WRITE once empty. */
+void pg_io_drained(struct bufferevent *bev, bool tls);
 
 #endif

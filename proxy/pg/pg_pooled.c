@@ -92,7 +92,7 @@ static void flush_fakes(struct pg_client *c)
 {
 	struct pg_op *op;
 	while ((op = pg_opq_head(&c->opq)) && op->kind == PG_OP_FAKE) {
-		bufferevent_write(c->bev, op->fake, op->fake_len);
+		bufferevent_write(c->bev, op->fake, op->fake_len); /* flushed by the caller */
 		pg_opq_pop(&c->opq);
 	}
 }
@@ -174,6 +174,19 @@ static enum step client_parse(struct pg_client *c, const struct pgc_msg *m)
 		c->pinned = true;
 		log_debug("client %u: pinned to its server (%s in a prepared statement)", c->id,
 			  sc.pin_reason);
+	}
+	struct pg_pstmt *old = strmap_get(&c->prepared, pb.name);
+	if (old) {
+		/* PostgreSQL refuses a second Parse of a live name (42P05) and
+		 * skips to Sync; let the server do exactly that, by parsing the
+		 * statement's server-side name twice (the first time hidden,
+		 * when this server lacks it). */
+		if (ensure_prepared(c, old, true, NULL) < 0)
+			goto oom;
+		evbuffer_add(bufferevent_get_output(c->server->bev), old->parse_msg, old->parse_len);
+		if (!pg_opq_push(&c->opq, PG_OP_PARSE)) /* no srvname: failing drops nothing */
+			goto oom;
+		return STEP_MORE;
 	}
 	struct pg_pstmt *ps = pg_prepared_add(&c->prepared, &pb);
 	if (!ps || ensure_prepared(c, ps, false, pb.name) < 0)
@@ -601,25 +614,34 @@ bool pg_pooled_answer_locally(struct pg_client *c)
 	struct buf b;
 	buf_init(&b);
 	size_t done = 0;
+	bool failed = false; /* after an error, skip to Sync as a server does */
 	while (done < len) {
 		struct pgc_msg m;
 		ssize_t r = pg_evbuf_next(in, &lim, &m);
 		if (r <= 0)
 			break;
-		if (m.type == 'P') {
+		if (failed && m.type != 'S') {
+			/* skipped */
+		} else if (m.type == 'P') {
 			struct pg_parse_body pb;
 			if (pg_parse_body_split(m.body, m.body_len, &pb) < 0) {
 				buf_free(&b);
 				pg_client_close(c, "08P01", "invalid Parse message");
 				return true;
 			}
-			if (!pg_prepared_add(&c->prepared, &pb)) {
+			if (strmap_get(&c->prepared, pb.name)) {
+				char msg[200];
+				snprintf(msg, sizeof(msg), "prepared statement \"%.100s\" already exists", pb.name);
+				pgc_put_error(&b, "ERROR", "42P05", msg);
+				failed = true;
+			} else if (!pg_prepared_add(&c->prepared, &pb)) {
 				buf_free(&b);
 				pg_client_close(c, "53200", "out of memory");
 				return true;
+			} else {
+				size_t st = pgc_begin(&b, '1');
+				pgc_end(&b, st);
 			}
-			size_t st = pgc_begin(&b, '1');
-			pgc_end(&b, st);
 		} else if (m.type == 'C') {
 			struct pgc_reader rd;
 			pgc_reader_init(&rd, m.body, m.body_len);

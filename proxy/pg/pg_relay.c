@@ -15,6 +15,7 @@
 #include "pool/pool.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_pooled.h"
+#include "proxy/pg/pg_sql.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
 
@@ -101,6 +102,7 @@ static void finish_attach(struct pg_client *c)
 		return;
 	}
 	pg_relay_c2s(c);
+	pg_relay_flush(c);
 }
 
 void pg_relay_start_sync(struct pg_client *c)
@@ -116,6 +118,18 @@ void pg_relay_start_sync(struct pg_client *c)
 		if (cur ? strcmp(cur, c->want[i].value) == 0 : s->synced_for == c->id)
 			continue;
 		append_set(&q, c->want[i].key, c->want[i].value);
+	}
+	/* Tracked parameters the client never set must still read as it was
+	 * told, not as the server's last client left them (TimeZone, ...). */
+	for (int i = 0; i < s->n_params; i++) {
+		const char *k = s->params[i].key;
+		if (!pg_sql_is_tracked_param(k, strlen(k)) || pg_client_wants(c, k))
+			continue;
+		const char *seen = pg_client_seen(c, k);
+		if (!seen)
+			seen = pool_param_default(s->pool, k); /* a new client: the defaults */
+		if (seen && strcmp(seen, s->params[i].value) != 0)
+			append_set(&q, k, seen);
 	}
 	s->synced_for = c->id;
 	if (q.len == 0) {
@@ -353,12 +367,22 @@ static void relay_s2c(struct pg_client *c)
 	}
 }
 
+void pg_relay_flush(struct pg_client *c)
+{
+	if (c->state == CL_CLOSED)
+		return;
+	if (c->server)
+		pg_io_flush(c->server->bev);
+	pg_io_flush(c->bev);
+}
+
 void pg_relay_client_drained(struct pg_client *c)
 {
 	if (c->state != CL_ACTIVE || !c->server)
 		return;
 	bufferevent_enable(c->server->bev, EV_READ);
 	relay_s2c(c);
+	pg_relay_flush(c);
 }
 
 static void link_readable(void *link, struct server *s)
@@ -368,6 +392,7 @@ static void link_readable(void *link, struct server *s)
 		handle_sync_reply(c);
 	else if (c->state == CL_ACTIVE)
 		relay_s2c(c);
+	pg_relay_flush(c);
 }
 
 static void link_failed(void *link, struct server *s, const char *why)
@@ -383,8 +408,10 @@ static void link_writable(void *link, struct server *s)
 	struct pg_client *c = link;
 	if (c->state != CL_ACTIVE)
 		return;
+	pg_io_drained(s->bev, s->tls);
 	bufferevent_enable(c->bev, EV_READ);
 	pg_relay_c2s(c);
+	pg_relay_flush(c);
 }
 
 const struct server_link_ops pg_relay_link_ops = {

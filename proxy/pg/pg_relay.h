@@ -35,6 +35,9 @@ void pg_relay_idle_input(struct pg_client *c);
  * boundary with nothing in flight and no pin. True when it was. */
 bool pg_relay_maybe_detach(struct pg_client *c);
 
+/* In CL_ACTIVE: write what the relay queued on both sides now. */
+void pg_relay_flush(struct pg_client *c);
+
 /* The client's output drained below the low watermark. */
 void pg_relay_client_drained(struct pg_client *c);
 
