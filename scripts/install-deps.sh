@@ -19,7 +19,7 @@ PKGS=(
 	postgresql-15             # server binaries, pgbench is in this package on Debian 12
 	postgresql-client-15 postgresql-contrib
 	mariadb-server mariadb-client
-	openssl python3 python3-psycopg2 python3-pymysql
+	openssl python3 python3-psycopg2 python3-psycopg python3-pymysql prometheus
 	sysbench pgbouncer haproxy
 	procps iproute2 curl
 )
