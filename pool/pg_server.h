@@ -80,6 +80,7 @@ struct server {
 	uint32_t synced_for;          /* client whose unreported settings are applied (0: none) */
 	struct scram_client scram;
 	int auth_step;                /* SCRAM progress during login */
+	void *my;                     /* MySQL connection state (pool/my_server.c); NULL for PostgreSQL */
 	void *link;                   /* the client while SV_ACTIVE */
 	const struct server_link_ops *link_ops;
 };

@@ -124,13 +124,14 @@ static void settings_from_cfg(struct pool_set *ps, struct pool_settings *st,
 	st->max_packet_size = (size_t)max_packet_size;
 }
 
-struct pool *pool_get(struct pool_set *ps, const struct cfg_addr *addr, const char *database,
-		      const char *user, const struct cfg_pool_settings *cs, uint64_t max_packet_size)
+struct pool *pool_get(struct pool_set *ps, enum cfg_protocol protocol, const struct cfg_addr *addr,
+		      const char *database, const char *user, const struct cfg_pool_settings *cs,
+		      uint64_t max_packet_size)
 {
 	for (struct list *n = ps->pools.next; n != &ps->pools; n = n->next) {
 		struct pool *p = container_of(n, struct pool, node);
-		if (strcmp(p->addr.text, addr->text) == 0 && strcmp(p->database, database) == 0 &&
-		    strcmp(p->user, user) == 0) {
+		if (p->protocol == protocol && strcmp(p->addr.text, addr->text) == 0 &&
+		    strcmp(p->database, database) == 0 && strcmp(p->user, user) == 0) {
 			p->retired = false;
 			return p;
 		}
@@ -147,6 +148,7 @@ struct pool *pool_get(struct pool_set *ps, const struct cfg_addr *addr, const ch
 		return NULL;
 	}
 	p->set = ps;
+	p->protocol = protocol;
 	p->id = ++ps->next_id;
 	p->addr = *addr;
 	list_init(&p->pending);
@@ -174,7 +176,7 @@ static const struct cfg_pool_settings *settings_for(const struct cfg *c, const s
 {
 	for (size_t i = 0; i < c->n_clusters; i++) {
 		const struct cfg_cluster *cl = &c->clusters[i];
-		if (cl->protocol != CFG_PROTO_POSTGRES || strcmp(cl->server_database, p->database) != 0)
+		if (cl->protocol != p->protocol || strcmp(cl->server_database, p->database) != 0)
 			continue;
 		for (size_t j = 0; j < cl->n_nodes; j++)
 			if (strcmp(cl->nodes[j].addr.text, p->addr.text) == 0)
@@ -369,7 +371,7 @@ void pool_release(struct server *s, bool clean, bool reset)
 	if (!clean) {
 		/* Its client is gone mid-request: stop the statement now (it may
 		 * hold locks), then drop the connection. */
-		if (s->backend_pid)
+		if (p->protocol == CFG_PROTO_POSTGRES && s->backend_pid)
 			server_send_cancel(p->set->base, &p->addr, s->backend_pid, s->backend_key);
 		server_close(s, "released in the middle of a query");
 		pool_maybe_open(p);

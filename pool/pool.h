@@ -39,6 +39,10 @@ struct server;
 struct pool_credentials {
 	char *password;               /* plain, or NULL */
 	char *md5_stored;             /* "md5" + 32 hex, or NULL */
+	/* MySQL: SHA1(password), recovered from a client's
+	 * mysql_native_password answer, answers a server's native challenge. */
+	bool has_sha1;
+	uint8_t sha1[20];
 	bool has_client_key;
 	uint8_t client_key[32];
 	bool has_server_key;
@@ -69,6 +73,7 @@ struct pool {
 	struct list node;             /* in pool_set->pools */
 	struct pool_set *set;
 	uint64_t id;
+	enum cfg_protocol protocol;   /* of the servers: postgres or mysql */
 	struct cfg_addr addr;
 	char *database;               /* on the server */
 	char *user;                   /* on the server */
@@ -111,8 +116,9 @@ void pool_set_tls(struct pool_set *ps, struct tls_contexts *tls);
 
 /* Find or create the pool for (addr, database, user) with settings from
  * `cs`. Returns NULL on allocation failure. */
-struct pool *pool_get(struct pool_set *ps, const struct cfg_addr *addr, const char *database,
-		      const char *user, const struct cfg_pool_settings *cs, uint64_t max_packet_size);
+struct pool *pool_get(struct pool_set *ps, enum cfg_protocol protocol, const struct cfg_addr *addr,
+		      const char *database, const char *user, const struct cfg_pool_settings *cs,
+		      uint64_t max_packet_size);
 
 /* Reload: refresh every pool's settings from `c`; pools whose node is no
  * longer in any cluster are retired (their idle servers closed). */

@@ -77,8 +77,10 @@ struct worker {
 	struct evconnlistener **listeners;
 	void **listener_args;         /* each listener's context, freed with it */
 	int n_listeners;
-	struct list clients;          /* every live client session */
+	struct list clients;          /* every live PostgreSQL client session */
 	struct list dead;             /* closed objects freed at the end of the loop turn */
+	struct list my_clients;       /* every live MySQL client session */
+	struct list my_dead;          /* closed MySQL clients, freed at the end of the loop turn */
 	struct event *reap_ev;        /* runs the deferred frees */
 	struct event *sweep_ev;       /* periodic client timeouts */
 	struct pool_set *pools;

@@ -171,6 +171,8 @@ static int worker_init(struct proxy *px, struct worker *w, int id)
 	w->proxy = px;
 	list_init(&w->clients);
 	list_init(&w->dead);
+	list_init(&w->my_clients);
+	list_init(&w->my_dead);
 	w->cfg = proxy_cfg_get(px);
 	w->tls = proxy_tls_get(px);
 	w->base = event_base_new();

@@ -62,7 +62,7 @@ int pg_auth_query_start(struct pg_client *c)
 	if (!au)
 		return -1;
 	const struct cfg_node *node = &c->cl->nodes[0];
-	c->aq_pool = pool_get(c->w->pools, &node->addr, c->cl->server_database,
+	c->aq_pool = pool_get(c->w->pools, CFG_PROTO_POSTGRES, &node->addr, c->cl->server_database,
 			      au->server_user ? au->server_user : au->name, &c->cl->settings,
 			      g->max_packet_size);
 	if (!c->aq_pool)

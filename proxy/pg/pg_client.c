@@ -476,7 +476,7 @@ static int choose_pool(struct pg_client *c)
 	 * session goes to the primary, or the first node when there is none. */
 	const struct cfg_node *node = &cl->nodes[0];
 	const char *server_user = c->u->server_user ? c->u->server_user : c->u->name;
-	c->pool = pool_get(c->w->pools, &node->addr, cl->server_database, server_user,
+	c->pool = pool_get(c->w->pools, CFG_PROTO_POSTGRES, &node->addr, cl->server_database, server_user,
 			   &cl->settings, c->cfg->global.max_packet_size);
 	if (!c->pool)
 		return -1;
