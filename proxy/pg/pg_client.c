@@ -101,7 +101,7 @@ static const int64_t default_login_timeout_ms = 10000;
  * the listener's cluster's, or the default. */
 static int64_t login_timeout(const struct pg_client *c)
 {
-	if (c->listen->cluster) {
+	if (c->listen && c->listen->cluster) {
 		const struct cfg_cluster *cl = cfg_find_cluster(c->cfg, c->listen->cluster);
 		if (cl)
 			return cl->settings.client_login_timeout_ms;
@@ -459,8 +459,41 @@ static int answer_tls_yes(struct pg_client *c)
 
 /* Everything after the client has proven who it is: find the pool and
  * queue for a server. */
+static int choose_pool(struct pg_client *c);
+
+/* Between transactions a pooled client moves to the current config
+ * snapshot, so that a reload (pool sizes, nodes, users) reaches it too.
+ * Returns -1 (client closed) when its database or user is gone. */
+static int follow_reload(struct pg_client *c)
+{
+	struct cfg *now = c->w->cfg;
+	if (now == c->cfg || c->state == CL_AUTH)
+		return 0;
+	const struct cfg_cluster *cl = cfg_find_cluster(now, c->cl->name);
+	const struct cfg_user *u = c->dyn_user ? c->u : cfg_find_user(now, c->u->name);
+	const struct cfg_listen *li = c->listen ? cfg_find_listen(now, c->listen->name) : NULL;
+	if (!cl || cl->protocol != CFG_PROTO_POSTGRES || !u) {
+		pg_client_close(c, "08006", "database \"%s\" or user \"%s\" was removed by a reload",
+				c->database, c->user);
+		return -1;
+	}
+	struct cfg *old = c->cfg;
+	c->cfg = cfg_ref(now);
+	c->cl = cl;
+	c->u = u;
+	c->listen = li; /* NULL when its section is gone (the socket stays until restart) */
+	cfg_unref(old);
+	if (choose_pool(c) < 0) {
+		pg_client_close(c, "08006", "no server configured for database \"%s\"", c->database);
+		return -1;
+	}
+	return 0;
+}
+
 void pg_client_request_server(struct pg_client *c)
 {
+	if (c->pool_mode != CFG_POOL_SESSION && follow_reload(c) < 0)
+		return;
 	client_set_state(c, CL_WAIT_SERVER);
 	c->wait_start_ms = worker_now_ms(c->w);
 	timer_start(c, c->cl->settings.query_wait_timeout_ms);
