@@ -1,0 +1,1 @@
+SET application_name = 'x'; SET search_path TO public

@@ -1,0 +1,1 @@
+/* comment; SET x = 1 */ SELECT 1

@@ -1,0 +1,2 @@
+-- LISTEN x
+SELECT 1

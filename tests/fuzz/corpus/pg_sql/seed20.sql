@@ -1,0 +1,1 @@
+/* nested /* deeper */ still */ LISTEN x

@@ -1,0 +1,1 @@
+SELECT 'a;b' ; SET foo.bar = 1

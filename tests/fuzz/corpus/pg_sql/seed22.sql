@@ -1,0 +1,1 @@
+SELECT "semi;colon" FROM t; LOAD 'auto_explain'

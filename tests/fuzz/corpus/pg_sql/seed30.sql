@@ -1,0 +1,1 @@
+BEGIN; SET LOCAL work_mem = '64MB'; COMMIT
