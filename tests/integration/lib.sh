@@ -52,9 +52,11 @@ if [ -z "${PG_PRIMARY_PORT:-}" ]; then
 	# shellcheck disable=SC1091
 	. "$FLEET_DIR/fleet.env"
 fi
+_SY_TMP_OWNED=0
 if [ -z "${SY_TMP:-}" ]; then
 	SY_TMP=$(mktemp -d /tmp/switchyard-test.XXXXXX)
 	chmod 755 "$SY_TMP"
+	_SY_TMP_OWNED=1 # removed at exit when the test passes
 fi
 export SY_TMP
 TEST_NAME=$(basename "$0" .sh)
@@ -144,7 +146,12 @@ _lib_exit() {
 		echo "FAIL: $TEST_NAME: made no assertions" >&2
 		rc=1
 	fi
-	[ "$rc" -eq 0 ] && echo "$TEST_NAME: $_ASSERTS assertions passed"
+	if [ "$rc" -eq 0 ]; then
+		echo "$TEST_NAME: $_ASSERTS assertions passed"
+		[ "$_SY_TMP_OWNED" = 1 ] && rm -rf "$SY_TMP"
+	else
+		echo "$TEST_NAME: logs in $SY_TMP" >&2
+	fi
 	exit "$rc"
 }
 trap _lib_exit EXIT
