@@ -21,6 +21,10 @@ line on stdout; the shell test asserts on its fields.
                            CLIENTS threads, each ROUNDS transactions and
                            single statements whose results carry the
                            client's own tag; every row is checked
+  victim PORT MODE READY GO  MODE result: a large result half read; txn: inside
+                           a transaction with a row inserted. Touches READY,
+                           waits for the file GO (the server has been killed),
+                           then reads on / queries: how does it end, how fast
   silent_server PORTFILE   a "server" that accepts TCP and never answers;
                            writes its port to PORTFILE, runs until killed
 """
@@ -452,6 +456,55 @@ def cmd_isolation(a):
          "errors": len(errors), "error_samples": errors[:5], "seconds": round(time.time() - t0, 1)})
 
 
+# ---- a client whose server dies ----------------------------------------------
+
+def cmd_victim(a):
+    port, mode, ready, go = int(a[0]), a[1], a[2], a[3]
+    c = login(port)
+    if mode == "result":
+        c.send(msg(b"Q", b"SELECT repeat('z', 1000) FROM generate_series(1, 2000000)\0"))
+        got = 0
+        while got < 200000:
+            chunk = c.sock.recv(65536)
+            got += len(chunk)
+    else:
+        c.query("CREATE TABLE IF NOT EXISTS fault_txn(x int)")
+        c.query("BEGIN")
+        c.query("INSERT INTO fault_txn VALUES (1)")
+    open(ready, "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.05)
+    t0 = time.time()
+    c.sock.settimeout(15)
+    result = None
+    try:
+        if mode == "result":
+            # Drain: the stream must end (error or close), not hang.
+            buf = b""
+            while True:
+                chunk = c.sock.recv(1 << 20)
+                if not chunk:
+                    result = "closed"
+                    break
+                buf = (buf + chunk)[-65536:]
+                if b"SFATAL\0" in buf or b"SERROR\0" in buf:
+                    result = "E"
+                    break
+        else:
+            c.query("INSERT INTO fault_txn VALUES (2)")
+            c.query("COMMIT")
+            result = "committed"
+    except PGError as e:
+        result = "E:%s" % e.sqlstate
+    except ConnectionError:
+        result = "closed"
+    except socket.timeout:
+        result = "hang"
+    except OSError as e:
+        result = "closed:%s" % e
+    out({"mode": mode, "result": result, "seconds": round(time.time() - t0, 1)})
+
+
 # ---- a server that never answers ------------------------------------------------
 
 def cmd_silent_server(a):
@@ -470,7 +523,7 @@ def cmd_silent_server(a):
 
 def main():
     cmds = {"vanish": cmd_vanish, "slowstart": cmd_slowstart, "garbage": cmd_garbage, "churn": cmd_churn,
-            "idle": cmd_idle, "isolation": cmd_isolation, "silent_server": cmd_silent_server}
+            "idle": cmd_idle, "isolation": cmd_isolation, "victim": cmd_victim, "silent_server": cmd_silent_server}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.stderr.write(__doc__)
         sys.exit(2)
