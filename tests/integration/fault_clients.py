@@ -15,8 +15,10 @@ line on stdout; the shell test asserts on its fields.
                            then a 100 MB random stream
   churn PORT N             N connections opened and closed as fast as possible
                            (half plain TCP, half after a startup packet)
-  idle PORT N READY STOP   N logged-in idle clients; touch READY when all are
-                           in, hold until the file STOP exists
+  idle PORT N READY STOP [LOGIN_TIMEOUT [THREADS]]
+                           N logged-in idle clients (login timeout 15 s, 8
+                           threads); touch READY when all are in or failed,
+                           hold until the file STOP exists
   isolation PORT CLIENTS ROUNDS
                            CLIENTS threads, each ROUNDS transactions and
                            single statements whose results carry the
@@ -87,8 +89,8 @@ def outcome(sock, deadline=5.0):
     return "hang"
 
 
-def login(port):
-    c = PG(port, timeout=15)
+def login(port, timeout=15.0):
+    c = PG(port, timeout=timeout)
     c.login(USER, PASSWORD, DB)
     return c
 
@@ -362,13 +364,16 @@ def cmd_churn(a):
 
 def cmd_idle(a):
     port, n, ready, stop = int(a[0]), int(a[1]), a[2], a[3]
+    tmo = float(a[4]) if len(a) > 4 else 15.0
+    nthreads = int(a[5]) if len(a) > 5 else 8
     conns, errors = [], []
     lock = threading.Lock()
 
     def worker(k):
-        for _ in range(k, n, 8):
+        for _ in range(k, n, nthreads):
             try:
-                c = login(port)
+                c = login(port, tmo)
+                c.sock.settimeout(15)
                 with lock:
                     conns.append(c)
             except Exception as e:  # noqa: BLE001
@@ -376,7 +381,7 @@ def cmd_idle(a):
                     errors.append("%s: %s" % (type(e).__name__, e))
 
     t0 = time.time()
-    ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(nthreads)]
     for t in ts:
         t.start()
     for t in ts:
@@ -385,7 +390,9 @@ def cmd_idle(a):
             "seconds": round(time.time() - t0, 1)}
     # A sample of the idle clients still answers.
     alive = 0
-    for c in conns[:: max(1, len(conns) // 20)]:
+    sample = conns[:: max(1, len(conns) // 20)][:20]
+    info["sample_size"] = len(sample)
+    for c in sample:
         try:
             if c.query("SELECT 1") == [("1",)]:
                 alive += 1
