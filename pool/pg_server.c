@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pool/my_server.h"
 #include "pool/pool.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pgmd5.h"
@@ -164,6 +165,11 @@ static int make_sockaddr(const struct cfg_addr *a, struct sockaddr_storage *ss, 
 	return 0;
 }
 
+int server_sockaddr(const struct cfg_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+{
+	return make_sockaddr(a, ss, len);
+}
+
 static void send_startup(struct server *s)
 {
 	struct buf b;
@@ -183,6 +189,8 @@ static void send_startup(struct server *s)
 
 struct server *server_connect(struct pool *p)
 {
+	if (p->protocol == CFG_PROTO_MYSQL)
+		return my_server_connect(p);
 	struct pool_set *ps = p->set;
 	struct server *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -280,6 +288,10 @@ void server_link(struct server *s, void *link, const struct server_link_ops *ops
 
 void server_start_reset(struct server *s, bool run_reset_query)
 {
+	if (s->my) {
+		my_server_start_reset(s, run_reset_query);
+		return;
+	}
 	struct buf b;
 	buf_init(&b);
 	s->resets_pending = 0;
@@ -315,7 +327,10 @@ void server_close(struct server *s, const char *reason)
 		/* Say goodbye so the server does not log an unexpected EOF. */
 		struct buf b;
 		buf_init(&b);
-		pgc_put_terminate(&b);
+		if (s->my)
+			my_server_goodbye(s, &b); /* COM_QUIT */
+		else
+			pgc_put_terminate(&b);
 		pg_bev_send(s->bev, &b);
 		buf_free(&b);
 	}
@@ -342,6 +357,7 @@ void server_reap(struct list *dead)
 			free(s->params[i].value);
 		}
 		pg_stmt_cache_clear(&s->stmts);
+		my_server_free(s->my);
 		free(s);
 	}
 }

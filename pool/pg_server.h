@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "pool/pg_stmt_cache.h"
 #include "proxy/pg/scram.h"
@@ -103,6 +104,9 @@ void server_start_reset(struct server *s, bool run_reset_query);
  * connection that closes itself. */
 void server_send_cancel(struct event_base *base, const struct cfg_addr *addr, uint32_t pid,
 			uint32_t key);
+
+/* Resolve a server address (TCP names synchronously); 0 or -1. */
+int server_sockaddr(const struct cfg_addr *a, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Close with a reason (logged); unlinks and frees later. */
 void server_close(struct server *s, const char *reason);

@@ -102,8 +102,6 @@ int listeners_open(struct proxy *px)
 	for (size_t i = 0; i < c->n_listens; i++) {
 		px->listen_fds[i] = -1;
 		const struct cfg_addr *a = &c->listens[i].address;
-		if (c->listens[i].protocol != CFG_PROTO_POSTGRES)
-			continue;
 		if (a->kind == CFG_ADDR_UNIX) {
 			px->listen_fds[i] = unix_listen(a);
 			if (px->listen_fds[i] < 0)

@@ -75,14 +75,6 @@ static void apply_logging(const struct cfg *c)
 		log_error("cannot open log_file %s: %s", c->global.log_file, strerror(errno));
 }
 
-static void warn_unbuilt(const struct cfg *c)
-{
-	for (size_t i = 0; i < c->n_listens; i++)
-		if (c->listens[i].protocol == CFG_PROTO_MYSQL)
-			log_warning("listen.%s: the MySQL protocol path is not built yet; this front end is not opened",
-				    c->listens[i].name);
-}
-
 static bool listens_equal(const struct cfg *a, const struct cfg *b)
 {
 	if (a->n_listens != b->n_listens)
@@ -272,12 +264,10 @@ int main(int argc, char **argv)
 	event_add(hup, NULL);
 	event_add(term, NULL);
 	event_add(intr, NULL);
-	warn_unbuilt(c);
 	struct stats_http *stats_port = stats_http_start(&px, m.base, c);
 	for (size_t i = 0; i < c->n_listens; i++)
-		if (c->listens[i].protocol == CFG_PROTO_POSTGRES)
-			log_info("listening on %s (%s, %s)", c->listens[i].address.text,
-				 c->listens[i].name, cfg_protocol_name(c->listens[i].protocol));
+		log_info("listening on %s (%s, %s)", c->listens[i].address.text,
+			 c->listens[i].name, cfg_protocol_name(c->listens[i].protocol));
 	log_info("switchyard %s started: %d worker%s, config %s", SWITCHYARD_VERSION, px.n_workers,
 		 px.n_workers == 1 ? "" : "s", path);
 

@@ -19,6 +19,7 @@
 
 #include "pool/pool.h"
 #include "proxy/listener.h"
+#include "proxy/mysql/my_client.h"
 #include "proxy/pg/pg_client.h"
 #include "proxy/tls.h"
 #include "util/log.h"
@@ -64,7 +65,10 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	evutil_make_socket_nonblocking(fd);
 	evutil_make_socket_closeonexec(fd);
-	pg_client_accept(w, li, fd, sa, salen);
+	if (li->protocol == CFG_PROTO_MYSQL)
+		my_client_accept(w, li, fd, sa, salen);
+	else
+		pg_client_accept(w, li, fd, sa, salen);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -92,7 +96,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	pg_client_reap(&w->dead);
-	if (w->draining && list_empty(&w->clients))
+	my_client_reap(&w->my_dead);
+	if (w->draining && list_empty(&w->clients) && list_empty(&w->my_clients))
 		event_base_loopbreak(w->base);
 }
 
@@ -149,7 +154,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 			case WORKER_CMD_SHUTDOWN:
 				w->draining = true;
 				free_listeners(w);
-				if (list_empty(&w->clients))
+				if (list_empty(&w->clients) && list_empty(&w->my_clients))
 					event_base_loopbreak(w->base);
 				break;
 			case WORKER_CMD_STOP:
@@ -199,8 +204,6 @@ static int worker_init(struct proxy *px, struct worker *w, int id)
 		return -1;
 	for (size_t i = 0; i < c->n_listens; i++) {
 		const struct cfg_listen *li = &c->listens[i];
-		if (li->protocol != CFG_PROTO_POSTGRES)
-			continue; /* the MySQL path is not built yet; main warns */
 		int fd = listener_fd_for_worker(px, i, id);
 		if (fd < 0)
 			return -1;
@@ -236,6 +239,9 @@ static void worker_cleanup(struct worker *w)
 	while ((n = list_first(&w->clients)))
 		pg_client_close(container_of(n, struct pg_client, node), NULL, "proxy stopping");
 	pg_client_reap(&w->dead);
+	while ((n = list_first(&w->my_clients)))
+		my_client_close(container_of(n, struct my_client, node), 0, NULL, 0, "proxy stopping");
+	my_client_reap(&w->my_dead);
 	stats_worker_free(w);
 	pool_set_free(w->pools);
 	w->pools = NULL;

@@ -1,0 +1,674 @@
+/*
+ * my_client.c — a MySQL/MariaDB client session: accept, the proxy's
+ * handshake, TLS, authentication by the proxy, getting a server, closing.
+ * The command relay is my_relay.c's.
+ *
+ * Authentication. The proxy checks the client's answer itself against
+ * [user.NAME] password:
+ *   - a plain password: mysql_native_password and caching_sha2_password
+ *     (the fast path can always be checked with the plain password, so
+ *     the full path and RSA are never needed towards clients);
+ *   - "*" + 40 hex digits (a mysql.user native hash; config/ takes it as a
+ *     plain secret, this file recognises the form): mysql_native_password
+ *     only; SHA1(password) recovered from the client's answer then logs
+ *     the proxy in to servers with the same hash.
+ * A client answering with another plugin gets an AuthSwitchRequest to
+ * the user's auth_type plugin (mysql_native_password by default).
+ */
+#include "proxy/mysql/my_client.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/mysql/myauth.h"
+#include "proxy/mysql/myle.h"
+#include "proxy/pg/pg_evbuf.h"
+#include "proxy/proxy.h"
+#include "proxy/tls.h"
+#include "util/log.h"
+
+#define MY_CLIENT_STATE_NAME(name) #name,
+static const char *const state_names[] = { MY_CLIENT_STATES(MY_CLIENT_STATE_NAME) };
+#undef MY_CLIENT_STATE_NAME
+
+#define LOGIN_MAX_PACKET 65536
+#define SERVER_VERSION "5.5.5-10.11.0-switchyard"
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void on_server(struct pool_waiter *wt, struct server *s);
+static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const char *msg);
+static void linger(struct my_client *c);
+
+const char *my_client_state_name(enum my_client_state st) { return state_names[st]; }
+
+void my_client_set_state(struct my_client *c, enum my_client_state st)
+{
+	log_debug("mysql client %u (%s): %s -> %s", c->id, c->addr, my_client_state_name(c->state),
+		  my_client_state_name(st));
+	c->state = st;
+}
+
+static void timer_start(struct my_client *c, int64_t ms)
+{
+	evtimer_del(c->timer);
+	if (ms <= 0)
+		return;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(c->timer, &tv);
+}
+
+static void format_addr(const struct sockaddr *sa, struct my_client *c)
+{
+	char host[INET6_ADDRSTRLEN] = "localhost";
+	unsigned port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	if (port)
+		snprintf(c->addr, sizeof(c->addr), sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+	else
+		snprintf(c->addr, sizeof(c->addr), "unix");
+}
+
+/* The advertised capabilities. */
+static uint32_t offered_caps(const struct my_client *c)
+{
+	uint32_t caps = MY_SERVER_CAPS | CLIENT_CONNECT_ATTRS;
+	if (c->tls && c->tls->accept_ctx && !c->tls_on)
+		caps |= CLIENT_SSL;
+	return caps;
+}
+
+static void send_buf(struct my_client *c, struct buf *b)
+{
+	pg_bev_send(c->bev, b);
+	buf_free(b);
+}
+
+void my_client_send_err(struct my_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
+			const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct buf b;
+	buf_init(&b);
+	myc_put_err(&b, seq, code, sqlstate, msg);
+	send_buf(c, &b);
+}
+
+static int64_t login_timeout(const struct my_client *c)
+{
+	const struct cfg_cluster *cl = c->listen->cluster ? cfg_find_cluster(c->cfg, c->listen->cluster) : NULL;
+	return cl ? cl->settings.client_login_timeout_ms : 10000;
+}
+
+static void send_handshake(struct my_client *c)
+{
+	struct myc_handshake_params hp = {
+		.server_version = SERVER_VERSION,
+		.conn_id = c->id,
+		.scramble = c->nonce,
+		.caps = offered_caps(c),
+		.charset = MY_LOGIN_COLLATION,
+		.status = SERVER_STATUS_AUTOCOMMIT,
+		.plugin = "mysql_native_password",
+	};
+	struct buf b;
+	buf_init(&b);
+	myc_put_handshake(&b, &hp);
+	send_buf(c, &b);
+}
+
+void my_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
+		      const struct sockaddr *sa, int salen)
+{
+	struct proxy *px = w->proxy;
+	struct my_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->id = ++w->next_client_id * 64 + (uint32_t)w->id;
+	c->state = MY_CL_HANDSHAKE;
+	c->listen = listen;
+	c->cfg = cfg_ref(w->cfg);
+	c->tls = tls_contexts_ref(w->tls);
+	c->status = SERVER_STATUS_AUTOCOMMIT;
+	list_init(&c->waiter.node);
+	list_init(&c->dead_node);
+	strmap_init(&c->stmts);
+	c->waiter.on_server = on_server;
+	c->waiter.on_error = on_server_error;
+	format_addr(sa, c);
+	list_add_tail(&w->my_clients, &c->node);
+	atomic_fetch_add(&px->n_clients, 1);
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(w->base, timer_cb, c);
+	if (!c->bev || !c->timer) {
+		if (!c->bev)
+			close(fd);
+		my_client_close(c, 0, NULL, 0, "out of memory");
+		return;
+	}
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, MY_RELAY_HIGH);
+	bufferevent_setwatermark(c->bev, EV_WRITE, MY_RELAY_LOW, 0);
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
+	timer_start(c, login_timeout(c));
+	stats_watch_client(w, c->bev);
+	c->connected_ms = c->last_activity_ms = worker_now_ms(w);
+	w->counters.clients_accepted++;
+
+	int limit = c->cfg->global.max_client_conn;
+	if (atomic_load(&px->n_clients) > limit) {
+		w->counters.clients_refused++;
+		my_client_close(c, 1040, "08004", 0, "Too many connections (max_client_conn %d reached)", limit);
+		return;
+	}
+	if (atomic_load(&px->shutting_down)) {
+		w->counters.clients_refused++;
+		my_client_close(c, 1053, "08S01", 0, "Server shutdown in progress");
+		return;
+	}
+	if (myauth_nonce(c->nonce) < 0) {
+		my_client_close(c, 1105, "HY000", 0, "could not generate a nonce");
+		return;
+	}
+	send_handshake(c);
+	c->seq = 1;
+	log_debug("mysql client %u: connected from %s on %s", c->id, c->addr, listen->name);
+}
+
+void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, uint8_t seq,
+		     const char *fmt, ...)
+{
+	if (c->state == MY_CL_CLOSED)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (code) {
+		stats_client_error(c->w, code == 1045 ? "28P01" : "08006");
+		log_info("mysql client %u (%s user=%s): closing: %s (%u)", c->id, c->addr,
+			 c->user ? c->user : "-", msg, code);
+	} else {
+		log_debug("mysql client %u (%s): closing: %s", c->id, c->addr, msg);
+	}
+	if (c->pool)
+		pool_cancel_wait(c->pool, &c->waiter);
+	if (c->server) {
+		struct server *s = c->server;
+		c->server = NULL;
+		bool clean = c->state == MY_CL_IDLE && !c->cmd_pending && c->hidden == MY_HID_NONE &&
+			     evbuffer_get_length(bufferevent_get_input(s->bev)) == 0;
+		pool_release(s, clean,
+			     c->pool_mode == CFG_POOL_SESSION || c->pinned || c->hold_long_data || c->cursor_open);
+	}
+	my_client_set_state(c, MY_CL_CLOSED);
+	if (c->timer)
+		evtimer_del(c->timer);
+	list_del(&c->node);
+	atomic_fetch_sub(&c->w->proxy->n_clients, 1);
+	if (c->bev && code) {
+		my_client_send_err(c, seq, code, sqlstate, "%s", msg);
+		bufferevent_disable(c->bev, EV_READ);
+		linger(c);
+		return;
+	}
+	list_add_tail(&c->w->my_dead, &c->dead_node);
+	worker_schedule_reap(c->w);
+}
+
+/* A closed client whose last error is still being written: free it once
+ * it is flushed, the peer is gone, or a second has passed. */
+static void linger_done(struct my_client *c)
+{
+	if (c->timer)
+		evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	list_add_tail(&c->w->my_dead, &c->dead_node);
+	worker_schedule_reap(c->w);
+}
+
+static void linger_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		linger_done(arg);
+}
+
+static void linger_event_cb(struct bufferevent *bev, short what, void *arg) { linger_done(arg); }
+static void linger_timer_cb(evutil_socket_t fd, short what, void *arg) { linger_done(arg); }
+
+static void linger(struct my_client *c)
+{
+	bufferevent_setcb(c->bev, NULL, linger_write_cb, linger_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_WRITE);
+	if (c->timer) {
+		event_free(c->timer);
+		c->timer = evtimer_new(c->w->base, linger_timer_cb, c);
+	}
+	if (c->timer) {
+		struct timeval tv = { 1, 0 };
+		evtimer_add(c->timer, &tv);
+	}
+}
+
+void my_client_reap(struct list *dead)
+{
+	struct list *n;
+	while ((n = list_pop(dead))) {
+		struct my_client *c = container_of(n, struct my_client, dead_node);
+		if (c->bev)
+			bufferevent_free(c->bev);
+		if (c->timer)
+			event_free(c->timer);
+		my_cmd_clear(&c->cur);
+		strmap_free(&c->stmts, my_pstmt_free);
+		my_vars_clear(&c->vars);
+		OPENSSL_cleanse(c->sha1, sizeof(c->sha1));
+		free(c->user);
+		free(c->schema);
+		tls_contexts_unref(c->tls);
+		cfg_unref(c->cfg);
+		free(c);
+	}
+}
+
+/* ---- TLS ---- */
+
+static void start_tls(struct my_client *c)
+{
+	struct worker *w = c->w;
+	SSL *ssl = SSL_new(c->tls->accept_ctx);
+	int fd = ssl ? dup(bufferevent_getfd(c->bev)) : -1;
+	if (fd < 0) {
+		if (ssl)
+			SSL_free(ssl);
+		my_client_close(c, 0, NULL, 0, "could not start TLS");
+		return;
+	}
+	bufferevent_free(c->bev);
+	c->bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		SSL_free(ssl);
+		close(fd);
+		my_client_close(c, 0, NULL, 0, "could not start TLS");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	stats_watch_client(w, c->bev);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, MY_RELAY_HIGH);
+	bufferevent_setwatermark(c->bev, EV_WRITE, MY_RELAY_LOW, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->tls_on = true;
+	my_client_set_state(c, MY_CL_TLS_HANDSHAKE);
+}
+
+/* ---- authentication ---- */
+
+static bool native_hash_secret(const struct cfg_user *u, uint8_t stage2[20])
+{
+	return u->password && u->secret_kind == CFG_SECRET_PLAIN && strlen(u->password) == 41 &&
+	       u->password[0] == '*' && myauth_native_parse_hash(u->password, stage2) == 0;
+}
+
+static const char *wanted_plugin(const struct my_client *c)
+{
+	uint8_t stage2[20];
+	if (c->u && c->u->auth_type == CFG_AUTH_MYSQL_SHA2 && !native_hash_secret(c->u, stage2))
+		return "caching_sha2_password";
+	return "mysql_native_password";
+}
+
+static void access_denied(struct my_client *c, bool with_password)
+{
+	c->w->counters.login_failures++;
+	my_client_close(c, 1045, "28000", c->seq, "Access denied for user '%s'@'%s' (using password: %s)",
+			c->user ? c->user : "", c->host, with_password ? "YES" : "NO");
+}
+
+static int choose_pool(struct my_client *c)
+{
+	const struct cfg_cluster *cl = c->cl;
+	if (cl->n_nodes == 0)
+		return -1;
+	/* Read/write routing is router/'s (later): the primary for now. */
+	const struct cfg_node *node = &cl->nodes[0];
+	const char *server_user = c->u->server_user ? c->u->server_user : c->u->name;
+	c->pool = pool_get(c->w->pools, CFG_PROTO_MYSQL, &node->addr, cl->server_database, server_user,
+			   &cl->settings, c->cfg->global.max_packet_size);
+	if (!c->pool)
+		return -1;
+	struct pool_credentials cr = { 0 };
+	uint8_t stage2[20];
+	bool hashed = native_hash_secret(c->u, stage2);
+	if (c->u->server_password && !(hashed && strcmp(c->u->server_password, c->u->password) == 0))
+		cr.password = c->u->server_password;
+	else if (!hashed && c->u->secret_kind == CFG_SECRET_PLAIN)
+		cr.password = c->u->password;
+	if (!cr.password && c->have_sha1) {
+		cr.has_sha1 = true;
+		memcpy(cr.sha1, c->sha1, sizeof(cr.sha1));
+	}
+	if (cr.password || cr.has_sha1)
+		pool_set_credentials(c->pool, &cr);
+	OPENSSL_cleanse(&cr, sizeof(cr));
+	return 0;
+}
+
+static void auth_ok(struct my_client *c)
+{
+	if (choose_pool(c) < 0) {
+		my_client_close(c, 1105, "HY000", c->seq, "no server configured for cluster %s", c->cl->name);
+		return;
+	}
+	if (c->charset != MY_LOGIN_COLLATION) {
+		/* The client's collation, by number (character set variables
+		 * take a collation id). */
+		char v[8];
+		snprintf(v, sizeof(v), "%u", c->charset);
+		my_vars_set(&c->vars, "character_set_client", v, strlen(v));
+		my_vars_set(&c->vars, "character_set_results", v, strlen(v));
+		my_vars_set(&c->vars, "collation_connection", v, strlen(v));
+	}
+	log_info("mysql client %u (%s): login user=%s schema=%s%s", c->id, c->addr, c->user,
+		 c->schema, c->tls_on ? " tls" : "");
+	/* Check the schema on a server before saying OK (as a server would). */
+	memset(&c->cur, 0, sizeof(c->cur));
+	c->cur.login = true;
+	c->cmd_pending = true;
+	my_client_request_server(c);
+}
+
+/* Check an auth response for the plugin the client answered with. */
+static void check_auth(struct my_client *c, const uint8_t *resp, size_t len)
+{
+	const struct cfg_user *u = c->u;
+	uint8_t stage2[20];
+	bool hashed = native_hash_secret(u, stage2);
+	bool ok = false;
+	if (strcmp(c->plugin, "mysql_native_password") == 0) {
+		if (hashed) {
+			ok = myauth_native_check(resp, len, c->nonce, stage2, c->sha1);
+			c->have_sha1 = ok;
+		} else if (u->secret_kind == CFG_SECRET_PLAIN) {
+			ok = myauth_native_check_password(resp, len, c->nonce, u->password, strlen(u->password));
+		}
+	} else if (strcmp(c->plugin, "caching_sha2_password") == 0 && !hashed &&
+		   u->secret_kind == CFG_SECRET_PLAIN) {
+		ok = myauth_sha2_check_password(resp, len, c->nonce, u->password, strlen(u->password));
+		if (ok) {
+			uint8_t fast = MYC_SHA2_FAST_AUTH_OK;
+			struct buf b;
+			buf_init(&b);
+			myc_put_auth_more_data(&b, c->seq++, &fast, 1);
+			send_buf(c, &b);
+		}
+	}
+	if (!ok) {
+		access_denied(c, len > 0);
+		return;
+	}
+	auth_ok(c);
+}
+
+static bool plugin_checkable(const struct my_client *c, const char *plugin)
+{
+	uint8_t stage2[20];
+	bool hashed = native_hash_secret(c->u, stage2);
+	if (strcmp(plugin, "mysql_native_password") == 0)
+		return hashed || c->u->secret_kind == CFG_SECRET_PLAIN;
+	if (strcmp(plugin, "caching_sha2_password") == 0)
+		return !hashed && c->u->secret_kind == CFG_SECRET_PLAIN;
+	return false;
+}
+
+static void switch_plugin(struct my_client *c)
+{
+	const char *plugin = wanted_plugin(c);
+	snprintf(c->plugin, sizeof(c->plugin), "%s", plugin);
+	if (myauth_nonce(c->nonce) < 0) {
+		my_client_close(c, 1105, "HY000", c->seq, "could not generate a nonce");
+		return;
+	}
+	struct buf b;
+	buf_init(&b);
+	myc_put_auth_switch(&b, c->seq++, plugin, c->nonce, sizeof(c->nonce));
+	send_buf(c, &b);
+	my_client_set_state(c, MY_CL_AUTH);
+}
+
+static void handle_response(struct my_client *c, const uint8_t *p, size_t n)
+{
+	struct myc_handshake_response r;
+	int rc = myc_parse_handshake_response(p, n, &r);
+	if (rc < 0) {
+		my_client_close(c, 1043, "08S01", c->seq, "Bad handshake (%s)", myc_err_str(rc));
+		return;
+	}
+	if (r.ssl_request) {
+		if (c->tls_on || !c->tls || !c->tls->accept_ctx) {
+			my_client_close(c, 1043, "08S01", c->seq, "Bad handshake (TLS is not offered)");
+			return;
+		}
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0) {
+			my_client_close(c, 1043, "08S01", c->seq, "Bad handshake (data after the SSL request)");
+			return;
+		}
+		start_tls(c);
+		return;
+	}
+	c->caps = r.caps & offered_caps(c);
+	c->charset = r.charset ? r.charset : MY_LOGIN_COLLATION;
+	free(c->user);
+	c->user = strndup((const char *)r.user.p, r.user.len);
+	if (!c->user) {
+		my_client_close(c, 1105, "HY000", c->seq, "out of memory");
+		return;
+	}
+	if (c->tls && c->tls->client_mode == CFG_CTLS_REQUIRE && !c->tls_on) {
+		my_client_close(c, 1045, "28000", c->seq,
+				"Access denied for user '%s'@'%s': TLS is required (client_tls_mode = require)",
+				c->user, c->host);
+		return;
+	}
+	c->cl = c->listen->cluster ? cfg_find_cluster(c->cfg, c->listen->cluster) : NULL;
+	if (!c->cl || c->cl->protocol != CFG_PROTO_MYSQL) {
+		my_client_close(c, 1105, "HY000", c->seq, "listener %s has no mysql cluster", c->listen->name);
+		return;
+	}
+	timer_start(c, c->cl->settings.client_login_timeout_ms);
+	const char *db = r.database.len ? (const char *)r.database.p : c->cl->server_database;
+	size_t dblen = r.database.len ? r.database.len : strlen(c->cl->server_database);
+	c->schema = strndup(db, dblen);
+	c->u = cfg_find_user(c->cfg, c->user);
+	if (!c->u) {
+		access_denied(c, r.auth.len > 0);
+		return;
+	}
+	c->pool_mode = cfg_pool_mode_for(c->cl, c->u);
+	const char *plugin = r.plugin.len ? (const char *)r.plugin.p : "mysql_native_password";
+	size_t plen = r.plugin.len ? r.plugin.len : strlen(plugin);
+	snprintf(c->plugin, sizeof(c->plugin), "%.*s", (int)plen, plugin);
+	my_client_set_state(c, MY_CL_AUTH);
+	if (!plugin_checkable(c, c->plugin)) {
+		switch_plugin(c);
+		return;
+	}
+	check_auth(c, r.auth.p, r.auth.len);
+}
+
+/* One login packet from the client (handshake response or auth data). */
+static void handle_login_input(struct my_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t hdr[MYC_HEADER_LEN];
+	if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
+		return;
+	size_t len = myle_get_u24(hdr);
+	if (len >= LOGIN_MAX_PACKET) {
+		my_client_close(c, 1153, "08S01", c->seq, "Got a packet bigger than allowed during login");
+		return;
+	}
+	if (evbuffer_get_length(in) < MYC_HEADER_LEN + len)
+		return;
+	if (hdr[3] != c->seq) {
+		my_client_close(c, 1156, "08S01", c->seq, "Got packets out of order (sequence %u, expected %u)",
+				hdr[3], c->seq);
+		return;
+	}
+	uint8_t pkt[LOGIN_MAX_PACKET];
+	evbuffer_drain(in, MYC_HEADER_LEN);
+	evbuffer_remove(in, pkt, len);
+	c->seq++;
+	if (c->state == MY_CL_HANDSHAKE)
+		handle_response(c, pkt, len);
+	else
+		check_auth(c, pkt, len);
+	OPENSSL_cleanse(pkt, len);
+}
+
+/* ---- server ---- */
+
+void my_client_request_server(struct my_client *c)
+{
+	my_client_set_state(c, MY_CL_WAIT_SERVER);
+	c->wait_start_ms = worker_now_ms(c->w);
+	timer_start(c, c->cl->settings.query_wait_timeout_ms);
+	pool_acquire(c->pool, &c->waiter);
+}
+
+static void on_server(struct pool_waiter *wt, struct server *s)
+{
+	struct my_client *c = container_of(wt, struct my_client, waiter);
+	evtimer_del(c->timer);
+	stats_observe_wait(c->w, worker_now_ms(c->w) - c->wait_start_ms);
+	c->server = s;
+	server_link(s, c, &my_relay_link_ops);
+	my_relay_start(c);
+	my_relay_flush(c);
+}
+
+static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const char *msg)
+{
+	struct my_client *c = container_of(wt, struct my_client, waiter);
+	uint8_t seq = c->logged_in ? 1 : c->seq;
+	if (strcmp(sqlstate, "28000") == 0)
+		my_client_close(c, 1045, "28000", seq, "%s", msg);
+	else
+		my_client_close(c, 2013, "HY000", seq, "Lost connection to server at the proxy: %s", msg);
+}
+
+/* ---- callbacks ---- */
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct my_client *c = arg;
+	switch (c->state) {
+	case MY_CL_HANDSHAKE:
+	case MY_CL_AUTH:
+		handle_login_input(c);
+		break;
+	case MY_CL_IDLE:
+	case MY_CL_ACTIVE:
+		my_relay_client_input(c);
+		break;
+	case MY_CL_WAIT_SERVER:
+	case MY_CL_SYNC:
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > MY_RELAY_HIGH)
+			bufferevent_disable(bev, EV_READ);
+		break;
+	default:
+		break;
+	}
+	my_relay_flush(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct my_client *c = arg;
+	pg_io_drained(bev, c->tls_on);
+	my_relay_client_drained(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct my_client *c = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == MY_CL_TLS_HANDSHAKE) {
+			my_client_set_state(c, MY_CL_HANDSHAKE);
+			log_debug("mysql client %u: TLS established", c->id);
+			/* the handshake response may already be here */
+			if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+				read_cb(bev, c);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char reason[200] = "";
+		if (e)
+			ERR_error_string_n(e, reason, sizeof(reason));
+		my_client_close(c, 0, NULL, 0, "connection error: %s", e ? reason : strerror(errno));
+		return;
+	}
+	my_client_close(c, 0, NULL, 0, "client disconnected");
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct my_client *c = arg;
+	switch (c->state) {
+	case MY_CL_HANDSHAKE:
+	case MY_CL_TLS_HANDSHAKE:
+	case MY_CL_AUTH:
+		my_client_close(c, 1043, "08S01", c->seq, "client_login_timeout: login not completed in time");
+		break;
+	case MY_CL_WAIT_SERVER:
+		my_client_close(c, 2013, "HY000", c->logged_in ? 1 : c->seq,
+				"query_wait_timeout: no server connection became free in time%s%s",
+				c->pool && c->pool->last_error[0] ? ": " : "",
+				c->pool && c->pool->last_error[0] ? c->pool->last_error : "");
+		break;
+	default:
+		break;
+	}
+}

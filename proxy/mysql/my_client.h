@@ -1,0 +1,184 @@
+/*
+ * my_client.h — one MySQL/MariaDB client session at the proxy.
+ *
+ * my_client.c: accept, the proxy's handshake (protocol 10, a proxy-issued
+ * connection id and nonce), TLS after an SSLRequest, the client's
+ * authentication by the proxy (mysql_native_password, caching_sha2_password
+ * fast path, AuthSwitchRequest), getting a server, closing.
+ * my_relay.c: commands — forwarded to a linked server (with the client's
+ * schema, character set, tracked variables and prepared statements
+ * applied there first), answered by the proxy, or refused — and the
+ * response relayed back until its end (myc_resp) decides whether the
+ * server is given back (transaction pooling).
+ *
+ * One command at a time: the next command stays in the client's input
+ * until the answer to the current one is complete. Every state change
+ * goes through my_client_set_state(); every exit through my_client_close().
+ */
+#ifndef SWITCHYARD_MY_CLIENT_H
+#define SWITCHYARD_MY_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "pool/my_server.h"
+#include "pool/pool.h"
+#include "proxy/mysql/myc.h"
+#include "proxy/mysql/myc_resp.h"
+#include "util/list.h"
+#include "util/strmap.h"
+
+struct worker;
+struct server;
+struct bufferevent;
+struct event;
+
+#define MY_CLIENT_STATES(X)      \
+	X(MY_CL_HANDSHAKE)       \
+	X(MY_CL_TLS_HANDSHAKE)   \
+	X(MY_CL_AUTH)            \
+	X(MY_CL_WAIT_SERVER)     \
+	X(MY_CL_SYNC)            \
+	X(MY_CL_ACTIVE)          \
+	X(MY_CL_IDLE)            \
+	X(MY_CL_CLOSED)
+
+#define MY_CLIENT_STATE_ENUM(name) name,
+enum my_client_state { MY_CLIENT_STATES(MY_CLIENT_STATE_ENUM) };
+#undef MY_CLIENT_STATE_ENUM
+
+const char *my_client_state_name(enum my_client_state st);
+
+/* A client's prepared statement (proxy-issued id). */
+struct my_pstmt {
+	uint32_t id;
+	char *sql;
+	char *key;                    /* "schema\x01sql": the servers' cache key */
+	uint16_t num_params, num_columns;
+	uint8_t *types;               /* 2 * num_params, from the last EXECUTE that bound them */
+};
+
+/* The command being served (copied out of the input: the frame stays in
+ * the client's input buffer until it is forwarded or answered). */
+struct my_cmd {
+	bool login;                   /* the login's server check, not a command */
+	uint8_t cmd;
+	uint32_t stmt_id;             /* client's, for statement commands */
+	bool needs_prepare;           /* statement commands: prepare where missing */
+	char *text;                   /* PREPARE: the SQL; INIT_DB / USE: the schema */
+	unsigned sql_flags;           /* my_sql_scan flags of a COM_QUERY */
+	const char *pin_reason;
+	struct my_vars sets;          /* tracked assignments to apply on success */
+};
+
+/* What the proxy sent on the server before the client's command. */
+enum my_hidden { MY_HID_NONE, MY_HID_INIT_DB, MY_HID_SET, MY_HID_PREPARE };
+
+struct my_client {
+	struct list node;             /* on worker->my_clients */
+	struct list dead_node;        /* on worker->my_dead after close */
+	struct worker *w;
+	uint32_t id;                  /* also the connection id clients see */
+	enum my_client_state state;
+	struct bufferevent *bev;
+	struct event *timer;          /* login timeout, then query_wait_timeout */
+	char addr[80];
+	char host[64];                /* for "Access denied for user 'x'@'host'" */
+	const struct cfg_listen *listen;
+	struct cfg *cfg;              /* the snapshot this session started with */
+	struct tls_contexts *tls;
+	bool tls_on;
+	int64_t connected_ms;
+	int64_t wait_start_ms;
+
+	/* Login. */
+	uint8_t nonce[MYC_SCRAMBLE_LEN];
+	uint8_t seq;                  /* the next sequence id the proxy sends while logging in */
+	uint32_t caps;                /* the client's, masked with what the proxy offered */
+	uint8_t charset;
+	char *user;
+	char plugin[32];              /* the plugin the client is answering */
+	const struct cfg_user *u;
+	const struct cfg_cluster *cl;
+	enum cfg_pool_mode pool_mode;
+	bool have_sha1;               /* SHA1(password) recovered from a native login */
+	uint8_t sha1[20];
+	bool logged_in;
+
+	/* Session state, applied on every server the client uses. */
+	char *schema;
+	struct my_vars vars;
+	struct strmap stmts;          /* decimal client id -> struct my_pstmt */
+	uint32_t next_stmt_id;
+	uint32_t last_prepared;
+
+	struct pool *pool;
+	struct pool_waiter waiter;
+	struct server *server;
+
+	/* The command in progress. */
+	struct my_cmd cur;
+	bool cmd_pending;             /* cur is parsed; its frame is still in the input */
+	enum my_hidden hidden;
+	uint16_t hid_params;          /* parameters of a hidden PREPARE's statement */
+	struct myc_resp resp;
+	size_t c2s_left;              /* bytes of the command still to forward */
+	bool c2s_more;                /* a split command: more frames follow */
+	size_t s2c_left;              /* bytes of a server frame still to forward */
+	bool s2c_more;                /* the server's last frame was 0xffffff long */
+	uint16_t status;              /* last status flags seen (COM_PING's answer) */
+	bool pinned;                  /* session state on the server: keep it */
+	bool hold_long_data;          /* SEND_LONG_DATA waits for its EXECUTE */
+	bool cursor_open;             /* EXECUTE opened a cursor: FETCH follows */
+	bool hold_diag;               /* the last answer had warnings or an error:
+					 SHOW WARNINGS must reach the same server */
+	uint64_t queries;
+	int64_t last_activity_ms;
+	int64_t query_start_ms;
+};
+
+/* A new connection accepted on a mysql `listen`; takes ownership of fd. */
+void my_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
+		      const struct sockaddr *sa, int salen);
+
+/* Close; with code != 0 an ERR (code, sqlstate, message) is sent first
+ * with sequence id `seq`. */
+void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, uint8_t seq,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+void my_client_set_state(struct my_client *c, enum my_client_state st);
+
+/* Queue for a server (MY_CL_WAIT_SERVER). */
+void my_client_request_server(struct my_client *c);
+
+/* Free closed clients (worker's deferred frees). */
+void my_client_reap(struct list *dead);
+
+/* Send an ERR (no close). */
+void my_client_send_err(struct my_client *c, uint8_t seq, uint16_t code, const char *sqlstate,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* my_relay.c */
+
+/* Client bytes while MY_CL_IDLE / MY_CL_ACTIVE (streaming a command). */
+void my_relay_client_input(struct my_client *c);
+/* A server was linked (MY_CL_WAIT_SERVER is over): apply the session
+ * state on it and run the pending command (or finish the login). */
+void my_relay_start(struct my_client *c);
+/* Write what was queued on both sides now (direct writes). */
+void my_relay_flush(struct my_client *c);
+/* The client's output drained below the low watermark. */
+void my_relay_client_drained(struct my_client *c);
+/* Free a pending command's copies. */
+void my_cmd_clear(struct my_cmd *cmd);
+void my_pstmt_free(void *p);
+
+extern const struct server_link_ops my_relay_link_ops;
+
+#define MY_RELAY_HIGH (256 * 1024)
+#define MY_RELAY_LOW (64 * 1024)
+
+#endif

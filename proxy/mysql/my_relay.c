@@ -1,0 +1,1005 @@
+/*
+ * my_relay.c — the command phase of a MySQL session (see my_client.h).
+ *
+ * One command at a time:
+ *   1. my_relay_client_input() reads the command's first frame (whole up
+ *      to 64 kB; COM_QUERY and SEND_LONG_DATA beyond that from a 4 kB
+ *      prefix, the rest streamed) and either answers it (COM_PING,
+ *      COM_QUIT, COM_STMT_CLOSE, COM_SET_OPTION, refused commands) or
+ *      needs a server (waiting in the pool when none is linked).
+ *   2. run() brings the linked server in step with the client, one hidden
+ *      command at a time, their answers swallowed: COM_INIT_DB for the
+ *      schema, one SET for the tracked variables (character set first),
+ *      COM_STMT_PREPARE for a statement the server lacks. A hidden error
+ *      becomes the command's answer.
+ *   3. forward() sends the command (statement ids rewritten to the
+ *      server's; an EXECUTE without bound types gets the client's last
+ *      ones, since servers share a statement between clients), and
+ *      relay_s2c() streams the answer back, feeding each frame to the
+ *      tracker (myc_resp) until it is complete.
+ *   4. finished() applies what the command changed (schema, variables,
+ *      pins, cursors) and, in transaction pooling, gives the server back
+ *      when its status has no transaction, no more results and no cursor.
+ */
+#include "proxy/mysql/my_client.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool/pool.h"
+#include "proxy/mysql/my_sql.h"
+#include "proxy/mysql/myle.h"
+#include "proxy/pg/pg_evbuf.h"
+#include "proxy/proxy.h"
+#include "util/log.h"
+
+#define INSPECT_MAX 65536          /* frames read whole to look inside */
+#define SCAN_PREFIX 4096           /* what is scanned of a longer COM_QUERY */
+
+static void run(struct my_client *c);
+static void relay_s2c(struct my_client *c);
+static void finished(struct my_client *c);
+static void forward_command_bytes(struct my_client *c);
+
+void my_cmd_clear(struct my_cmd *cmd)
+{
+	free(cmd->text);
+	my_vars_clear(&cmd->sets);
+	memset(cmd, 0, sizeof(*cmd));
+}
+
+void my_pstmt_free(void *p)
+{
+	struct my_pstmt *ps = p;
+	if (!ps)
+		return;
+	free(ps->sql);
+	free(ps->key);
+	free(ps->types);
+	free(ps);
+}
+
+static struct my_pstmt *pstmt_get(struct my_client *c, uint32_t id)
+{
+	char k[16];
+	snprintf(k, sizeof(k), "%u", id);
+	return strmap_get(&c->stmts, k);
+}
+
+static void pstmt_del(struct my_client *c, uint32_t id)
+{
+	char k[16];
+	snprintf(k, sizeof(k), "%u", id);
+	my_pstmt_free(strmap_del(&c->stmts, k));
+}
+
+static void send_ok(struct my_client *c, uint8_t seq)
+{
+	struct buf b;
+	buf_init(&b);
+	myc_put_ok(&b, seq, c->caps, 0, 0, c->status, 0, NULL);
+	pg_bev_send(c->bev, &b);
+	buf_free(&b);
+}
+
+static void pin(struct my_client *c, const char *why)
+{
+	if (c->pinned || c->pool_mode == CFG_POOL_SESSION)
+		return;
+	c->pinned = true;
+	c->w->counters.pins++;
+	log_debug("mysql client %u (%s user=%s): pinned to its server: %s", c->id, c->addr, c->user, why);
+}
+
+/* ---- discarding a command the proxy answered ---- */
+
+/* Drop the current command's frame(s) from the input; what has not
+ * arrived yet is dropped as it comes (c2s_left with no server). */
+static void drain_command(struct my_client *c, size_t frame_len)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t total = MYC_HEADER_LEN + frame_len;
+	size_t avail = evbuffer_get_length(in);
+	size_t n = avail < total ? avail : total;
+	evbuffer_drain(in, n);
+	c->c2s_left = total - n;
+	c->c2s_more = frame_len == MYC_MAX_FRAME;
+	c->cmd_pending = false;
+}
+
+/* Drop the rest of a discarded command. True when nothing is left. */
+static bool discard_input(struct my_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	for (;;) {
+		if (c->c2s_left > 0) {
+			size_t avail = evbuffer_get_length(in);
+			size_t n = avail < c->c2s_left ? avail : c->c2s_left;
+			evbuffer_drain(in, n);
+			c->c2s_left -= n;
+			if (c->c2s_left > 0)
+				return false;
+		}
+		if (!c->c2s_more)
+			return true;
+		uint8_t hdr[MYC_HEADER_LEN];
+		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
+			return false;
+		size_t len = myle_get_u24(hdr);
+		c->c2s_more = len == MYC_MAX_FRAME;
+		c->c2s_left = MYC_HEADER_LEN + len;
+	}
+}
+
+/* The command's answer is an error; the command goes no further. */
+static void answer_error(struct my_client *c, uint16_t code, const char *sqlstate, const char *msg,
+			 size_t frame_len)
+{
+	if (c->cur.login) {
+		my_client_close(c, code, sqlstate, c->seq, "%s", msg);
+		return;
+	}
+	my_client_send_err(c, 1, code, sqlstate, "%s", msg);
+	if (c->cmd_pending)
+		drain_command(c, frame_len);
+}
+
+/* ---- step 1: the next command ---- */
+
+static void maybe_release(struct my_client *c)
+{
+	struct server *s = c->server;
+	if (!s || c->pool_mode == CFG_POOL_SESSION || c->pinned || c->hold_long_data || c->cursor_open ||
+	    c->hold_diag)
+		return;
+	struct my_server *ms = my_server_of(s);
+	if (ms->status & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXISTS | SERVER_STATUS_CURSOR_EXISTS))
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) != 0)
+		return;
+	c->server = NULL;
+	pool_release(s, true, false);
+}
+
+static void client_reset_state(struct my_client *c)
+{
+	my_vars_clear(&c->vars);
+	if (c->charset != MY_LOGIN_COLLATION) {
+		char v[8];
+		snprintf(v, sizeof(v), "%u", c->charset);
+		my_vars_set(&c->vars, "character_set_client", v, strlen(v));
+		my_vars_set(&c->vars, "character_set_results", v, strlen(v));
+		my_vars_set(&c->vars, "collation_connection", v, strlen(v));
+	}
+	strmap_free(&c->stmts, my_pstmt_free);
+	strmap_init(&c->stmts);
+	c->last_prepared = 0;
+	c->pinned = c->hold_long_data = c->cursor_open = c->hold_diag = false;
+}
+
+/* Answer or dispatch the command at the head of the input. Returns true
+ * when it was answered by the proxy (look at the next one), false when
+ * waiting for bytes, for a server, or closed. */
+static bool next_command(struct my_client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t avail = evbuffer_get_length(in);
+	uint8_t hdr[MYC_HEADER_LEN + 1];
+	if (avail < sizeof(hdr))
+		return false;
+	evbuffer_copyout(in, hdr, sizeof(hdr));
+	size_t len = myle_get_u24(hdr);
+	uint8_t cmd = hdr[4];
+	if (len == 0) {
+		my_client_close(c, 1047, "08S01", 1, "Empty command packet");
+		return false;
+	}
+	if (hdr[3] != 0) {
+		my_client_close(c, 1156, "08S01", (uint8_t)(hdr[3] + 1), "Got packets out of order");
+		return false;
+	}
+	if (len > c->cfg->global.max_packet_size) {
+		my_client_close(c, 1153, "08S01", 1, "Got a packet bigger than 'max_allowed_packet' bytes");
+		return false;
+	}
+	bool streamable = cmd == COM_QUERY || cmd == COM_STMT_SEND_LONG_DATA;
+	if (len == MYC_MAX_FRAME && !streamable) {
+		my_client_close(c, 1153, "08S01", 1, "Got a packet bigger than the proxy handles for %s",
+				myc_com_name(cmd));
+		return false;
+	}
+	size_t look = len;
+	if (streamable && len > INSPECT_MAX)
+		look = cmd == COM_QUERY ? SCAN_PREFIX : 7;
+	if (avail < MYC_HEADER_LEN + look)
+		return false;
+	const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(MYC_HEADER_LEN + look));
+	if (!p) {
+		my_client_close(c, 1041, "HY000", 1, "Out of memory");
+		return false;
+	}
+	p += MYC_HEADER_LEN;
+	struct myc_cmd mc;
+	int rc = myc_parse_command(p, look, c->caps, &mc);
+	if (rc < 0) {
+		my_client_close(c, 1047, "08S01", 1, "Malformed %s packet: %s", myc_com_name(cmd), myc_err_str(rc));
+		return false;
+	}
+	my_cmd_clear(&c->cur);
+	c->cur.cmd = cmd;
+	c->cmd_pending = true;
+	c->last_activity_ms = worker_now_ms(c->w);
+	char msg[256];
+	switch (cmd) {
+	case COM_QUIT:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		c->cmd_pending = false;
+		my_client_close(c, 0, NULL, 0, "client sent COM_QUIT");
+		return false;
+	case COM_PING:
+		drain_command(c, len);
+		send_ok(c, 1);
+		return true;
+	case COM_SET_OPTION: {
+		/* Multi-statements stay on at the server either way. */
+		drain_command(c, len);
+		struct buf b;
+		buf_init(&b);
+		myc_put_eof(&b, 1, 0, c->status);
+		pg_bev_send(c->bev, &b);
+		buf_free(&b);
+		return true;
+	}
+	case COM_STMT_CLOSE:
+		pstmt_del(c, mc.stmt_id);
+		drain_command(c, len);
+		c->cursor_open = c->hold_long_data = false;
+		maybe_release(c);
+		return true;
+	case COM_RESET_CONNECTION:
+		if (!c->server) {
+			client_reset_state(c);
+			drain_command(c, len);
+			send_ok(c, 1);
+			return true;
+		}
+		break;
+	case COM_CHANGE_USER:
+		answer_error(c, 1235, "42000", "COM_CHANGE_USER is not supported by the proxy yet: open a new connection", len);
+		return true;
+	case COM_PROCESS_KILL:
+		answer_error(c, 1235, "42000", "KILL through the proxy is not supported yet", len);
+		return true;
+	case COM_QUERY:
+	case COM_INIT_DB:
+	case COM_FIELD_LIST:
+	case COM_CREATE_DB:
+	case COM_DROP_DB:
+	case COM_REFRESH:
+	case COM_STATISTICS:
+	case COM_PROCESS_INFO:
+	case COM_DEBUG:
+	case COM_STMT_PREPARE:
+	case COM_STMT_EXECUTE:
+	case COM_STMT_SEND_LONG_DATA:
+	case COM_STMT_RESET:
+	case COM_STMT_FETCH:
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "Unknown or unsupported command %s (%#x)", myc_com_name(cmd), cmd);
+		answer_error(c, 1047, "08S01", msg, len);
+		return true;
+	}
+	struct my_cmd *cur = &c->cur;
+	if (cmd == COM_QUERY) {
+		struct my_sql_scan sc;
+		my_sql_scan((const char *)mc.text.p, mc.text.len, &sc);
+		if (sc.flags & MY_SQL_KILL) {
+			answer_error(c, 1235, "42000", "KILL through the proxy is not supported yet", len);
+			return true;
+		}
+		if ((sc.flags & MY_SQL_PIN) && c->pool_mode != CFG_POOL_SESSION && !c->pinned &&
+		    c->cl->settings.pin_policy == CFG_PIN_ERROR) {
+			snprintf(msg, sizeof(msg), "%s would tie this session to one server connection (pin_policy = error)",
+				 sc.pin_reason);
+			answer_error(c, 1235, "42000", msg, len);
+			return true;
+		}
+		cur->sql_flags = sc.flags;
+		cur->pin_reason = sc.pin_reason;
+		if (sc.flags & MY_SQL_USE)
+			cur->text = strndup(sc.use, sc.use_len);
+		for (int i = 0; i < sc.n_sets; i++)
+			my_vars_set(&cur->sets, sc.sets[i].name, sc.sets[i].value, sc.sets[i].value_len);
+		c->queries++;
+		c->w->counters.queries++;
+	} else if (cmd == COM_INIT_DB || cmd == COM_STMT_PREPARE) {
+		cur->text = strndup((const char *)mc.text.p, mc.text.len);
+		if (!cur->text) {
+			my_client_close(c, 1041, "HY000", 1, "Out of memory");
+			return false;
+		}
+	} else if (mc.has_stmt_id) {
+		uint32_t id = mc.stmt_id == 0xffffffffu ? c->last_prepared : mc.stmt_id;
+		struct my_pstmt *ps = pstmt_get(c, id);
+		if (!ps) {
+			if (cmd == COM_STMT_SEND_LONG_DATA) { /* no answer: the EXECUTE fails */
+				drain_command(c, len);
+				return true;
+			}
+			snprintf(msg, sizeof(msg), "Unknown prepared statement handler (%u) given to %s", id,
+				 myc_com_name(cmd));
+			answer_error(c, 1243, "HY000", msg, len);
+			return true;
+		}
+		cur->stmt_id = id;
+		if (cmd == COM_STMT_FETCH && !(c->cursor_open && c->server)) {
+			answer_error(c, 1421, "HY000", "The statement has no open cursor", len);
+			return true;
+		}
+		if (cmd == COM_STMT_RESET && (!c->server || !my_server_stmt_get(c->server, ps->key))) {
+			drain_command(c, len);
+			c->hold_long_data = c->cursor_open = false;
+			send_ok(c, 1);
+			maybe_release(c);
+			return true;
+		}
+		cur->needs_prepare = cmd == COM_STMT_EXECUTE || cmd == COM_STMT_SEND_LONG_DATA;
+		if (cmd == COM_STMT_EXECUTE) {
+			c->queries++;
+			c->w->counters.queries++;
+		}
+	}
+	c->query_start_ms = c->last_activity_ms;
+	if (!c->server) {
+		my_client_request_server(c);
+		return false;
+	}
+	run(c);
+	return false;
+}
+
+void my_relay_client_input(struct my_client *c)
+{
+	if (c->state == MY_CL_ACTIVE) {
+		forward_command_bytes(c);
+		return;
+	}
+	while (c->state == MY_CL_IDLE && !c->cmd_pending) {
+		if ((c->c2s_left > 0 || c->c2s_more) && !discard_input(c))
+			return;
+		if (!next_command(c))
+			return;
+	}
+}
+
+/* ---- step 2: the server in step with the client ---- */
+
+static bool charset_family(const char *k)
+{
+	return strcmp(k, "names") == 0 || strcmp(k, "charset") == 0 ||
+	       strncmp(k, "character_set_", 14) == 0 || strcmp(k, "collation_connection") == 0;
+}
+
+static void put_sep(struct buf *q)
+{
+	buf_put(q, q->len ? ", " : "SET ", q->len ? 2 : 4);
+}
+
+static void put_assign(struct buf *q, const char *k, const char *v)
+{
+	put_sep(q);
+	if (strcmp(k, "names") == 0)
+		buf_put(q, "NAMES ", 6);
+	else if (strcmp(k, "charset") == 0)
+		buf_put(q, "CHARACTER SET ", 14);
+	else {
+		buf_put(q, k, strlen(k));
+		buf_put_u8(q, '=');
+	}
+	buf_put(q, v, strlen(v));
+}
+
+static void put_default_charset(struct buf *q)
+{
+	char v[8];
+	snprintf(v, sizeof(v), "%u", MY_LOGIN_COLLATION);
+	put_assign(q, "character_set_client", v);
+	put_assign(q, "character_set_results", v);
+	put_assign(q, "collation_connection", v);
+}
+
+/* The SET that makes the server's tracked variables the client's; empty
+ * when they already are. */
+static void build_sync_set(const struct my_client *c, const struct my_server *ms, struct buf *q)
+{
+	bool charset_reset = false;
+	bool client_charset = false;
+	for (int i = 0; i < c->vars.n; i++)
+		if (charset_family(c->vars.keys[i]))
+			client_charset = true;
+	for (int i = 0; i < ms->vars.n; i++) {
+		const char *k = ms->vars.keys[i];
+		if (my_vars_get(&c->vars, k))
+			continue;
+		if (charset_family(k)) {
+			if (!charset_reset)
+				put_default_charset(q);
+			charset_reset = true;
+		} else {
+			put_assign(q, k, "DEFAULT");
+		}
+	}
+	if (ms->names_unknown && !client_charset && !charset_reset)
+		put_default_charset(q);
+	for (int i = 0; i < c->vars.n; i++) {
+		const char *k = c->vars.keys[i], *v = c->vars.vals[i];
+		const char *sv = my_vars_get(&ms->vars, k);
+		if (sv && strcmp(sv, v) == 0 && !(ms->names_unknown && charset_family(k)) && !charset_reset)
+			continue;
+		put_assign(q, k, v);
+	}
+}
+
+static char *stmt_key(const char *schema, const char *sql)
+{
+	size_t a = strlen(schema), b = strlen(sql);
+	char *k = malloc(a + b + 2);
+	if (!k)
+		return NULL;
+	memcpy(k, schema, a);
+	k[a] = '\x01';
+	memcpy(k + a + 1, sql, b + 1);
+	return k;
+}
+
+static void send_hidden(struct my_client *c, enum my_hidden h, uint8_t cmd, struct buf *b)
+{
+	struct server *s = c->server;
+	c->hidden = h;
+	myc_resp_init(&c->resp, cmd, my_server_of(s)->caps, 0);
+	my_client_set_state(c, MY_CL_SYNC);
+	if (pg_bev_send(s->bev, b) < 0)
+		my_client_close(c, 1041, "HY000", 1, "Out of memory");
+	buf_free(b);
+}
+
+static void forward(struct my_client *c);
+
+static void run(struct my_client *c)
+{
+	struct server *s = c->server;
+	struct my_server *ms = my_server_of(s);
+	struct buf b;
+	buf_init(&b);
+	if (!ms->schema || strcmp(ms->schema, c->schema) != 0) {
+		myc_put_init_db(&b, c->schema);
+		send_hidden(c, MY_HID_INIT_DB, COM_INIT_DB, &b);
+		return;
+	}
+	struct buf q;
+	buf_init(&q);
+	build_sync_set(c, ms, &q);
+	if (q.len) {
+		buf_put_u8(&q, 0);
+		myc_put_query(&b, (const char *)q.data);
+		buf_free(&q);
+		send_hidden(c, MY_HID_SET, COM_QUERY, &b);
+		return;
+	}
+	buf_free(&q);
+	if (c->cur.needs_prepare) {
+		struct my_pstmt *ps = pstmt_get(c, c->cur.stmt_id);
+		if (ps && !my_server_stmt_get(s, ps->key)) {
+			myc_put_stmt_prepare(&b, ps->sql);
+			send_hidden(c, MY_HID_PREPARE, COM_STMT_PREPARE, &b);
+			return;
+		}
+	}
+	buf_free(&b);
+	forward(c);
+}
+
+/* The answer to a hidden command: swallowed. */
+static void hidden_s2c(struct my_client *c)
+{
+	struct server *s = c->server;
+	struct my_server *ms = my_server_of(s);
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct myc_limits lim = { .max_packet_size = c->cfg->global.max_packet_size };
+	while (c->state == MY_CL_SYNC) {
+		uint8_t hdr[MYC_HEADER_LEN];
+		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
+			return;
+		size_t total = MYC_HEADER_LEN + myle_get_u24(hdr);
+		if (evbuffer_get_length(in) < total)
+			return;
+		const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)total);
+		struct myc_frame f;
+		if (!p || myc_frame_next(p, total, &lim, NULL, &f) <= 0) {
+			my_client_close(c, 2027, "HY000", 1, "Malformed packet from the server");
+			return;
+		}
+		int rc = myc_resp_feed(&c->resp, f.payload, f.len, false);
+		if (rc < 0 || rc == MYC_RESP_CLIENT) {
+			my_client_close(c, 2027, "HY000", 1, "Malformed packet from the server: %s", myc_err_str(rc));
+			return;
+		}
+		if (c->resp.last == MYC_PKT_PREPARE_OK) {
+			struct myc_stmt_prepare_ok po;
+			c->hid_params = myc_parse_stmt_prepare_ok(f.payload, f.len, &po) == 0 ? po.num_params : 0;
+		}
+		if (rc == MYC_RESP_DONE && c->resp.error) {
+			struct myc_errp e;
+			char msg[512] = "error from the server";
+			uint16_t code = 1105;
+			char state[6] = "HY000";
+			if (myc_parse_err(f.payload, f.len, &e) == 0) {
+				snprintf(msg, sizeof(msg), "%.*s", (int)e.message.len, (const char *)e.message.p);
+				code = e.code;
+				memcpy(state, e.sqlstate, sizeof(state));
+			}
+			evbuffer_drain(in, total);
+			c->hidden = MY_HID_NONE;
+			c->hold_diag = true;
+			my_client_set_state(c, MY_CL_IDLE);
+			size_t frame_len = 0;
+			if (c->cmd_pending) {
+				uint8_t ch[MYC_HEADER_LEN];
+				evbuffer_copyout(bufferevent_get_input(c->bev), ch, sizeof(ch));
+				frame_len = myle_get_u24(ch);
+			}
+			answer_error(c, code, state, msg, frame_len);
+			if (c->state == MY_CL_CLOSED)
+				return;
+			my_cmd_clear(&c->cur);
+			maybe_release(c);
+			my_relay_client_input(c);
+			return;
+		}
+		evbuffer_drain(in, total);
+		if (rc != MYC_RESP_DONE)
+			continue;
+		if (c->resp.last == MYC_PKT_OK || c->resp.last == MYC_PKT_EOF)
+			my_server_set_status(s, c->resp.status);
+		switch (c->hidden) {
+		case MY_HID_INIT_DB:
+			my_server_set_schema(s, c->schema, strlen(c->schema));
+			break;
+		case MY_HID_SET:
+			my_vars_clear(&ms->vars);
+			for (int i = 0; i < c->vars.n; i++)
+				my_vars_set(&ms->vars, c->vars.keys[i], c->vars.vals[i], strlen(c->vars.vals[i]));
+			ms->names_unknown = false;
+			break;
+		case MY_HID_PREPARE: {
+			struct my_pstmt *ps = pstmt_get(c, c->cur.stmt_id);
+			if (ps)
+				my_server_stmt_put(s, ps->key, c->resp.stmt_id, c->hid_params, c->resp.num_columns,
+						   c->cl->settings.max_prepared_statements);
+			break;
+		}
+		case MY_HID_NONE:
+			break;
+		}
+		c->hidden = MY_HID_NONE;
+		run(c);
+		return;
+	}
+}
+
+/* ---- step 3: the command and its answer ---- */
+
+/* Rewrite an EXECUTE for the server: its statement id, and the
+ * parameter types when the client relies on earlier ones. Returns 1 when
+ * `out` holds the new frame (drain the original), 0 when the id was
+ * patched in place, -1 on error. */
+static int rewrite_execute(struct my_client *c, struct my_pstmt *ps, uint32_t sid, uint8_t *payload,
+			   size_t len, struct buf *out)
+{
+	struct myc_cmd mc;
+	if (myc_parse_command(payload, len, c->caps, &mc) < 0)
+		return -1;
+	myc_set_stmt_id(payload, mc.stmt_id_off, sid);
+	if (ps->num_params == 0)
+		return 0;
+	struct myc_exec_params ep;
+	if (myc_parse_exec_params(&mc, ps->num_params, ps->types, &ep) < 0)
+		return 0; /* the server judges it */
+	if (ep.new_params_bound) {
+		if (ep.types.len == 2u * ps->num_params) {
+			uint8_t *t = realloc(ps->types, ep.types.len);
+			if (t) {
+				memcpy(t, ep.types.p, ep.types.len);
+				ps->types = t;
+			}
+		}
+		return 0;
+	}
+	if (!ps->types)
+		return 0;
+	size_t start = myc_begin(out, 0);
+	buf_put(out, payload, ep.bound_flag_off);
+	buf_put_u8(out, 1);
+	buf_put(out, ps->types, 2u * ps->num_params);
+	buf_put(out, ep.values.p, ep.values.len);
+	myc_end(out, start);
+	return out->oom ? -1 : 1;
+}
+
+static void forward(struct my_client *c)
+{
+	struct server *s = c->server;
+	struct my_cmd *cur = &c->cur;
+	if (cur->login) {
+		send_ok(c, c->seq);
+		c->logged_in = true;
+		evtimer_del(c->timer);
+		c->cmd_pending = false;
+		my_cmd_clear(cur);
+		my_client_set_state(c, MY_CL_IDLE);
+		maybe_release(c);
+		my_relay_client_input(c);
+		return;
+	}
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	uint8_t hdr[MYC_HEADER_LEN];
+	evbuffer_copyout(in, hdr, sizeof(hdr));
+	size_t len = myle_get_u24(hdr);
+	size_t total = MYC_HEADER_LEN + len;
+	bool moved = false;
+	if (cur->stmt_id) {
+		struct my_pstmt *ps = pstmt_get(c, cur->stmt_id);
+		struct my_sstmt *st = ps ? my_server_stmt_get(s, ps->key) : NULL;
+		if (!st) {
+			answer_error(c, 1243, "HY000", "Unknown prepared statement handler", len);
+			my_client_set_state(c, MY_CL_IDLE);
+			my_cmd_clear(cur);
+			maybe_release(c);
+			return;
+		}
+		if (cur->cmd == COM_STMT_EXECUTE) {
+			uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)total);
+			struct buf b;
+			buf_init(&b);
+			int rc = p ? rewrite_execute(c, ps, st->id, p + MYC_HEADER_LEN, len, &b) : -1;
+			if (rc < 0) {
+				buf_free(&b);
+				my_client_close(c, 1047, "08S01", 1, "Malformed COM_STMT_EXECUTE");
+				return;
+			}
+			if (rc == 1) {
+				evbuffer_drain(in, total);
+				evbuffer_add(out, b.data, b.len);
+				moved = true;
+			}
+			buf_free(&b);
+		} else {
+			uint8_t *p = evbuffer_pullup(in, MYC_HEADER_LEN + 5);
+			if (p)
+				myc_set_stmt_id(p + MYC_HEADER_LEN, 1, st->id);
+		}
+	}
+	c->c2s_left = 0;
+	c->c2s_more = false;
+	if (!moved) {
+		size_t avail = evbuffer_get_length(in);
+		size_t n = avail < total ? avail : total;
+		evbuffer_remove_buffer(in, out, n);
+		c->c2s_left = total - n;
+		c->c2s_more = len == MYC_MAX_FRAME;
+	}
+	c->cmd_pending = false;
+	c->s2c_left = 0;
+	c->s2c_more = false;
+	myc_resp_init(&c->resp, cur->cmd, my_server_of(s)->caps, 0);
+	my_client_set_state(c, MY_CL_ACTIVE);
+	forward_command_bytes(c);
+}
+
+/* The rest of a long or split command; a command without an answer is
+ * finished once it is all sent. */
+static void forward_command_bytes(struct my_client *c)
+{
+	struct server *s = c->server;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	for (;;) {
+		if (c->c2s_left > 0) {
+			if (evbuffer_get_length(out) >= MY_RELAY_HIGH) {
+				bufferevent_disable(c->bev, EV_READ);
+				return;
+			}
+			size_t avail = evbuffer_get_length(in);
+			size_t n = avail < c->c2s_left ? avail : c->c2s_left;
+			if (n == 0)
+				return;
+			evbuffer_remove_buffer(in, out, n);
+			c->c2s_left -= n;
+			continue;
+		}
+		if (c->c2s_more) {
+			uint8_t hdr[MYC_HEADER_LEN];
+			if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
+				return;
+			size_t len = myle_get_u24(hdr);
+			c->c2s_more = len == MYC_MAX_FRAME;
+			c->c2s_left = MYC_HEADER_LEN + len;
+			continue;
+		}
+		break;
+	}
+	if (myc_resp_done(&c->resp) && c->state == MY_CL_ACTIVE)
+		finished(c); /* SEND_LONG_DATA: no answer */
+}
+
+static void relay_s2c(struct my_client *c)
+{
+	struct server *s = c->server;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	while (c->state == MY_CL_ACTIVE) {
+		if (evbuffer_get_length(out) >= MY_RELAY_HIGH) {
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		if (c->s2c_left > 0) {
+			size_t avail = evbuffer_get_length(in);
+			size_t n = avail < c->s2c_left ? avail : c->s2c_left;
+			if (n == 0)
+				return;
+			evbuffer_remove_buffer(in, out, n);
+			c->s2c_left -= n;
+			if (c->s2c_left == 0 && myc_resp_done(&c->resp))
+				finished(c);
+			continue;
+		}
+		if (myc_resp_done(&c->resp)) {
+			if (evbuffer_get_length(in) > 0) {
+				my_client_close(c, 2027, "HY000", 1, "The server sent more than the answer");
+				return;
+			}
+			return; /* the command is still being sent */
+		}
+		uint8_t hdr[MYC_HEADER_LEN + 16];
+		size_t avail = evbuffer_get_length(in);
+		if (avail < MYC_HEADER_LEN)
+			return;
+		evbuffer_copyout(in, hdr, MYC_HEADER_LEN);
+		size_t len = myle_get_u24(hdr);
+		size_t total = MYC_HEADER_LEN + len;
+		bool cont = c->s2c_more;
+		bool whole = len <= INSPECT_MAX || (!cont && c->resp.state != MYC_RS_ROWS);
+		uint8_t *p = NULL;
+		if (!whole) {
+			if (avail < sizeof(hdr))
+				return;
+			evbuffer_copyout(in, hdr, sizeof(hdr));
+			if (!cont && hdr[MYC_HEADER_LEN] == MYC_ERR)
+				whole = true;
+		}
+		if (whole) {
+			if (avail < total)
+				return;
+			p = evbuffer_pullup(in, (ev_ssize_t)total);
+			if (!p) {
+				my_client_close(c, 1041, "HY000", 1, "Out of memory");
+				return;
+			}
+		}
+		/* A large row: the tracker only needs its first byte. */
+		int rc = myc_resp_feed(&c->resp, whole ? p + MYC_HEADER_LEN : hdr + MYC_HEADER_LEN, len, cont);
+		c->s2c_more = len == MYC_MAX_FRAME;
+		if (rc < 0 || rc == MYC_RESP_CLIENT) {
+			my_client_close(c, 2027, "HY000", 1, "Malformed or unexpected packet from the server (%s)",
+					rc < 0 ? myc_err_str(rc) : "the server asked the client for data");
+			return;
+		}
+		if (c->resp.last == MYC_PKT_PREPARE_OK && c->cur.cmd == COM_STMT_PREPARE && whole) {
+			struct myc_stmt_prepare_ok po;
+			struct my_pstmt *ps = calloc(1, sizeof(*ps));
+			char k[16];
+			if (ps && myc_parse_stmt_prepare_ok(p + MYC_HEADER_LEN, len, &po) == 0) {
+				ps->id = ++c->next_stmt_id;
+				ps->sql = strdup(c->cur.text);
+				ps->key = stmt_key(c->schema, c->cur.text);
+				ps->num_params = po.num_params;
+				ps->num_columns = po.num_columns;
+				snprintf(k, sizeof(k), "%u", ps->id);
+				bool failed = false;
+				if (ps->sql && ps->key)
+					strmap_put(&c->stmts, k, ps, &failed);
+				if (!ps->sql || !ps->key || failed) {
+					my_pstmt_free(ps);
+					my_client_close(c, 1041, "HY000", 1, "Out of memory");
+					return;
+				}
+				my_server_stmt_put(s, ps->key, po.stmt_id, po.num_params, po.num_columns,
+						   c->cl->settings.max_prepared_statements);
+				myc_set_stmt_id(p + MYC_HEADER_LEN, 1, ps->id);
+				c->last_prepared = ps->id;
+			} else {
+				free(ps);
+			}
+		}
+		if (whole) {
+			evbuffer_remove_buffer(in, out, total);
+		} else {
+			size_t n = avail < total ? avail : total;
+			evbuffer_remove_buffer(in, out, n);
+			c->s2c_left = total - n;
+		}
+		if (rc == MYC_RESP_DONE && c->s2c_left == 0)
+			finished(c);
+	}
+}
+
+/* ---- step 4: after the answer ---- */
+
+static void apply_sets(struct my_client *c, struct my_server *ms)
+{
+	static const char *const family[] = { "names", "charset", "character_set_client",
+		"character_set_results", "character_set_connection", "collation_connection" };
+	const struct my_vars *sets = &c->cur.sets;
+	for (int i = 0; i < sets->n; i++) {
+		const char *k = sets->keys[i];
+		if (strcmp(k, "names") == 0 || strcmp(k, "charset") == 0) {
+			for (size_t j = 0; j < sizeof(family) / sizeof(family[0]); j++) {
+				my_vars_del(&c->vars, family[j]);
+				my_vars_del(&ms->vars, family[j]);
+			}
+		}
+		my_vars_set(&c->vars, k, sets->vals[i], strlen(sets->vals[i]));
+		my_vars_set(&ms->vars, k, sets->vals[i], strlen(sets->vals[i]));
+	}
+}
+
+static void finished(struct my_client *c)
+{
+	struct server *s = c->server;
+	struct my_server *ms = my_server_of(s);
+	struct my_cmd *cur = &c->cur;
+	const struct myc_resp *r = &c->resp;
+	bool err = r->error;
+	/* Warnings and errors are read with SHOW WARNINGS / ERRORS on the
+	 * same server: keep it for the next command. */
+	c->hold_diag = err || r->warnings > 0;
+	if (r->last == MYC_PKT_OK || r->last == MYC_PKT_EOF) {
+		my_server_set_status(s, r->status);
+		c->status = r->status;
+	}
+	switch (cur->cmd) {
+	case COM_INIT_DB:
+		if (!err && cur->text) {
+			free(c->schema);
+			c->schema = strdup(cur->text);
+			my_server_set_schema(s, cur->text, strlen(cur->text));
+		}
+		break;
+	case COM_QUERY:
+		if ((cur->sql_flags & MY_SQL_USE) && cur->text) {
+			if (!err) {
+				free(c->schema);
+				c->schema = strdup(cur->text);
+				my_server_set_schema(s, cur->text, strlen(cur->text));
+			} else {
+				free(ms->schema); /* a multi-statement may have changed it */
+				ms->schema = NULL;
+			}
+		}
+		if (cur->sql_flags & MY_SQL_SET) {
+			if (!err)
+				apply_sets(c, ms);
+			else
+				pin(c, "SET in a statement that failed");
+		}
+		if (cur->sql_flags & MY_SQL_PIN)
+			pin(c, cur->pin_reason ? cur->pin_reason : "session state");
+		break;
+	case COM_RESET_CONNECTION:
+		if (!err) {
+			client_reset_state(c);
+			my_server_after_reset(s);
+		}
+		break;
+	case COM_STMT_SEND_LONG_DATA:
+		c->hold_long_data = true;
+		break;
+	case COM_STMT_EXECUTE:
+		c->hold_long_data = false;
+		c->cursor_open = r->cursor;
+		break;
+	case COM_STMT_FETCH:
+		if (err || (r->status & SERVER_STATUS_LAST_ROW_SENT) || !(r->status & SERVER_STATUS_CURSOR_EXISTS))
+			c->cursor_open = false;
+		break;
+	case COM_STMT_RESET:
+		c->hold_long_data = c->cursor_open = false;
+		break;
+	default:
+		break;
+	}
+	if (c->schema == NULL) {
+		my_client_close(c, 1041, "HY000", 1, "Out of memory");
+		return;
+	}
+	int64_t now = worker_now_ms(c->w);
+	stats_observe_query(c->w, now - c->query_start_ms);
+	c->last_activity_ms = now;
+	if (!(ms->status & SERVER_STATUS_IN_TRANS))
+		c->w->counters.transactions++;
+	my_cmd_clear(cur);
+	my_client_set_state(c, MY_CL_IDLE);
+	maybe_release(c);
+	my_relay_client_input(c);
+}
+
+/* ---- glue ---- */
+
+void my_relay_start(struct my_client *c)
+{
+	if (c->cmd_pending) {
+		run(c);
+		return;
+	}
+	my_client_set_state(c, MY_CL_IDLE);
+	maybe_release(c);
+}
+
+void my_relay_flush(struct my_client *c)
+{
+	if (c->state == MY_CL_CLOSED)
+		return;
+	if (c->server)
+		pg_io_flush(c->server->bev);
+	pg_io_flush(c->bev);
+}
+
+void my_relay_client_drained(struct my_client *c)
+{
+	if (c->state != MY_CL_ACTIVE || !c->server)
+		return;
+	bufferevent_enable(c->server->bev, EV_READ);
+	relay_s2c(c);
+	my_relay_flush(c);
+}
+
+static void link_readable(void *link, struct server *s)
+{
+	struct my_client *c = link;
+	if (c->state == MY_CL_SYNC)
+		hidden_s2c(c);
+	else if (c->state == MY_CL_ACTIVE)
+		relay_s2c(c);
+	else if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		my_client_close(c, 2013, "HY000", 1, "Lost connection to server: it sent data while idle");
+	my_relay_flush(c);
+}
+
+static void link_failed(void *link, struct server *s, const char *why)
+{
+	struct my_client *c = link;
+	c->server = NULL;
+	my_client_close(c, 2013, "HY000", 1, "Lost connection to server during query (%s)", why);
+}
+
+static void link_writable(void *link, struct server *s)
+{
+	struct my_client *c = link;
+	if (c->state != MY_CL_ACTIVE)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	forward_command_bytes(c);
+	my_relay_flush(c);
+}
+
+const struct server_link_ops my_relay_link_ops = {
+	.readable = link_readable,
+	.failed = link_failed,
+	.writable = link_writable,
+};
