@@ -529,7 +529,11 @@ static void handle_response(struct my_client *c, const uint8_t *p, size_t n)
 	size_t plen = r.plugin.len ? r.plugin.len : strlen(plugin);
 	snprintf(c->plugin, sizeof(c->plugin), "%.*s", (int)plen, plugin);
 	my_client_set_state(c, MY_CL_AUTH);
-	if (!plugin_checkable(c, c->plugin)) {
+	/* Another plugin, or none answered yet (libmariadb sends an empty
+	 * response when its plugin is not the one the handshake named): ask
+	 * for the user's plugin with a fresh nonce, as servers do. */
+	bool has_password = c->u->password && c->u->password[0];
+	if (!plugin_checkable(c, c->plugin) || (r.auth.len == 0 && has_password)) {
 		switch_plugin(c);
 		return;
 	}

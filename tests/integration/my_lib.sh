@@ -3,6 +3,7 @@
 # after lib.sh:
 #
 #   my_write_config FILE [pool_mode=M] [pool_size=N] [workers=N] [raw=TEXT]
+#                   [global=LINE]... [app_password=SECRET]
 #                               a switchyard INI with one mysql listener
 #                               (cluster shop on the fleet's MariaDB primary,
 #                               user app/app); sets PROXY_PORT and STATS_PORT
@@ -11,7 +12,7 @@
 #   my_proxy_raw ARGS...        the same without -N -B (tables, as a user sees them)
 
 my_write_config() { # FILE [KEY=VALUE...]
-	local file=$1 mode=transaction size=4 workers=2 raw="" kv
+	local file=$1 mode=transaction size=4 workers=2 raw="" global="" app_password=app kv
 	shift
 	for kv in "$@"; do
 		case "$kv" in
@@ -19,6 +20,8 @@ my_write_config() { # FILE [KEY=VALUE...]
 		pool_size=*) size=${kv#*=} ;;
 		workers=*) workers=${kv#*=} ;;
 		raw=*) raw+="${kv#*=}"$'\n' ;;
+		global=*) global+="${kv#*=}"$'\n' ;;
+		app_password=*) app_password=${kv#*=} ;;
 		*) _die "my_write_config: unknown argument '$kv'" ;;
 		esac
 	done
@@ -33,7 +36,7 @@ workers = $workers
 log_level = info
 stats_listen = 127.0.0.1:$STATS_PORT
 shutdown_timeout = 5s
-
+$global
 [listen.my]
 protocol = mysql
 address = 127.0.0.1:$PROXY_PORT
@@ -46,7 +49,8 @@ pool_mode = $mode
 pool_size = $size
 
 [user.app]
-password = app
+password = $app_password
+
 $raw
 EOT
 }
