@@ -7,6 +7,9 @@
 #   make unit       cmocka unit tests only
 #   make integration  integration tests only (real servers)
 #   make asan       sanitizer build in build-asan/
+#   make asan-integration  ASAN_TESTS (a subset of the integration tests, see
+#                   docs/reliability.md) against build-asan/switchyard; any
+#                   ASan/UBSan/LeakSanitizer report fails it
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 30)
 
 CC      ?= cc
@@ -27,8 +30,10 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
+ASAN_TESTS ?= test_pg_basic|test_pg_auth|test_pg_malformed|test_pg_server_kill|test_pg_shutdown|test_pg_tls|test_pg_txn_session_state|test_fault_client_vanish|test_fault_garbage|test_fault_server
+ASAN_REPORTS := $(CURDIR)/build-asan/reports
 
-.PHONY: all deps test unit integration fuzz asan demo demo-stop clean format-check
+.PHONY: all deps test unit integration fuzz asan asan-integration demo demo-stop clean format-check
 all: $(BUILD)/switchyard
 
 $(BUILD)/%.o: %.c
@@ -61,12 +66,21 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory asan-integration
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		EXTRA_LDLIBS="-fsanitize=address,undefined" build-asan/switchyard
+
+asan-integration: asan
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	@ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:log_path=$(ASAN_REPORTS)/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(ASAN_REPORTS)/ubsan \
+	TESTS='^($(ASAN_TESTS))$$' tests/integration/run.sh build-asan/switchyard; rc=$$?; \
+	if [ -n "$$(ls -A $(ASAN_REPORTS))" ]; then cat $(ASAN_REPORTS)/*; \
+		echo "asan-integration: sanitizer reports (above, and in $(ASAN_REPORTS))"; exit 1; fi; exit $$rc
 
 fuzz:
 	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_SRC)
