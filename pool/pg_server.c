@@ -509,7 +509,10 @@ static int handle_auth(struct server *s, const struct pgc_msg *m)
 			break;
 		}
 		if (!cr->password && !cr->has_client_key) {
-			login_failed(s, "28000", "no password or SCRAM key for user %s (a verifier-only user needs a client to log in with SCRAM first)", s->pool->user);
+			login_failed(s, "28000", cr->md5_stored
+				     ? "server asks for SCRAM and only an md5 hash is known for user %s (set server_password, or store its password as SCRAM on the server)"
+				     : "no password or SCRAM key for user %s (a verifier-only user needs a client to log in with SCRAM first)",
+				     s->pool->user);
 			rc = -1;
 			break;
 		}
