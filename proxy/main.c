@@ -276,6 +276,10 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(m.base);
 
+	/* The loop that handled signals is over: a further SIGTERM/SIGINT while
+	 * the workers are joined must not kill the process mid-cleanup. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	stats_http_stop(stats_port);
 	workers_join(&px);
 	listeners_close(&px);

@@ -15,19 +15,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pool/pool.h"
 #include "proxy/listener.h"
 #include "proxy/mysql/my_client.h"
 #include "proxy/pg/pg_client.h"
+#include "proxy/pg/pgc.h"
 #include "proxy/tls.h"
 #include "util/log.h"
 
 struct listener_ctx {
 	struct worker *w;
 	char name[128];               /* the [listen.NAME] it serves */
+	enum cfg_protocol protocol;
+	struct evconnlistener *l;
+	struct event *resume_ev;      /* re-enables accepting after an EMFILE pause */
+	int64_t last_log_ms;          /* accept errors are logged once a second */
+	uint64_t refused;             /* connections refused for lack of descriptors */
 };
+
+/* A descriptor kept open only to be given up when accept() fails with
+ * EMFILE, so that the waiting connection can be accepted, told why, and
+ * closed — instead of staying in the backlog while the loop spins. */
+static _Thread_local int spare_fd = -1;
+
+static void spare_fd_take(void)
+{
+	if (spare_fd < 0)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 struct cfg *proxy_cfg_get(struct proxy *px)
 {
@@ -71,13 +89,81 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		pg_client_accept(w, li, fd, sa, salen);
 }
 
+/* Tell a connection we cannot serve why, in its protocol, and close it. */
+static void refuse_connection(int fd, enum cfg_protocol protocol)
+{
+	static const char pg_msg[] = "too many connections: the proxy is out of file descriptors";
+	uint8_t out[160];
+	size_t n = 0;
+	if (protocol == CFG_PROTO_MYSQL) {
+		/* ERR 1040, sequence 0, as a server refusing at connect does. */
+		static const char my_msg[] = "Too many connections";
+		size_t plen = 1 + 2 + 6 + sizeof(my_msg) - 1;
+		out[n++] = (uint8_t)plen;
+		out[n++] = 0;
+		out[n++] = 0;
+		out[n++] = 0;
+		out[n++] = 0xff;
+		out[n++] = 1040 & 0xff;
+		out[n++] = 1040 >> 8;
+		memcpy(out + n, "#08004", 6);
+		n += 6;
+		memcpy(out + n, my_msg, sizeof(my_msg) - 1);
+		n += sizeof(my_msg) - 1;
+	} else {
+		struct buf b;
+		buf_init(&b);
+		pgc_put_error(&b, "FATAL", "53300", pg_msg);
+		if (!b.oom && b.len <= sizeof(out)) {
+			memcpy(out, b.data, b.len);
+			n = b.len;
+		}
+		buf_free(&b);
+	}
+	if (n) {
+		ssize_t w = send(fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+	}
+	close(fd);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener_ctx *lc = arg;
+	if (!lc->w->draining)
+		evconnlistener_enable(lc->l);
+}
+
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct listener_ctx *lc = arg;
 	int err = EVUTIL_SOCKET_ERROR();
-	/* EMFILE/ENFILE: out of descriptors. Keep serving the connected
-	 * clients; libevent retries the accept on the next readiness. */
-	log_error("accept on %s failed: %s", lc->name, evutil_socket_error_to_string(err));
+	int64_t now = worker_now_ms(lc->w);
+	if (err == EMFILE || err == ENFILE) {
+		/* Out of descriptors: the connected clients keep being served.
+		 * Refuse one waiting connection with a clear error using the spare
+		 * descriptor, then pause accepting briefly rather than spin. */
+		if (spare_fd >= 0) {
+			close(spare_fd);
+			spare_fd = -1;
+			int fd = accept4(evconnlistener_get_fd(l), NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				refuse_connection(fd, lc->protocol);
+				lc->refused++;
+			}
+			spare_fd_take();
+		}
+		evconnlistener_disable(l);
+		struct timeval tv = { 0, 50 * 1000 };
+		event_add(lc->resume_ev, &tv);
+	}
+	if (now - lc->last_log_ms >= 1000) {
+		lc->last_log_ms = now;
+		log_error("accept on %s failed: %s%s (refused so far: %llu)", lc->name,
+			  evutil_socket_error_to_string(err),
+			  err == EMFILE || err == ENFILE ? "; refusing new connections until descriptors free up" : "",
+			  (unsigned long long)lc->refused);
+	}
 }
 
 static void free_listeners(struct worker *w)
@@ -87,6 +173,9 @@ static void free_listeners(struct worker *w)
 			continue;
 		evconnlistener_free(w->listeners[i]);
 		w->listeners[i] = NULL;
+		struct listener_ctx *lc = w->listener_args[i];
+		if (lc && lc->resume_ev)
+			event_free(lc->resume_ev);
 		free(w->listener_args[i]);
 		w->listener_args[i] = NULL;
 	}
@@ -222,6 +311,11 @@ static int worker_init(struct proxy *px, struct worker *w, int id)
 			return -1;
 		}
 		evconnlistener_set_error_cb(l, accept_error_cb);
+		lc->l = l;
+		lc->protocol = li->protocol;
+		lc->resume_ev = evtimer_new(w->base, resume_cb, lc);
+		if (!lc->resume_ev)
+			return -1;
 		w->listener_args[w->n_listeners] = lc;
 		w->listeners[w->n_listeners++] = l;
 	}
@@ -265,7 +359,12 @@ static void *worker_main(void *arg)
 	char name[32];
 	snprintf(name, sizeof(name), "worker-%d", w->id);
 	log_set_thread_name(name);
+	spare_fd_take();
 	event_base_dispatch(w->base);
+	if (spare_fd >= 0) {
+		close(spare_fd);
+		spare_fd = -1;
+	}
 	log_debug("worker %d: event loop finished", w->id);
 	atomic_fetch_sub(&w->proxy->workers_running, 1);
 	return NULL;

@@ -20,6 +20,7 @@ PKGS=(
 	postgresql-client-15 postgresql-contrib
 	mariadb-server mariadb-client
 	openssl python3 python3-psycopg2 python3-psycopg python3-pymysql prometheus
+	libmariadb-dev            # the prepared-statement test client (tests/integration/my_stmt_client.c)
 	sysbench pgbouncer haproxy
 	procps iproute2 curl
 )

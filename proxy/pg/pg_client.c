@@ -98,7 +98,9 @@ static void send_error(struct pg_client *c, const char *severity, const char *sq
 static const int64_t default_login_timeout_ms = 10000;
 
 /* The login timeout that applies before we know the client's cluster:
- * the listener's cluster's, or the default. */
+ * the listener's cluster's, else the shortest of the PostgreSQL clusters'
+ * (a client that has not said which database it wants gets no more time
+ * than any database allows). */
 static int64_t login_timeout(const struct pg_client *c)
 {
 	if (c->listen && c->listen->cluster) {
@@ -106,7 +108,14 @@ static int64_t login_timeout(const struct pg_client *c)
 		if (cl)
 			return cl->settings.client_login_timeout_ms;
 	}
-	return default_login_timeout_ms;
+	int64_t t = -1;
+	for (size_t i = 0; i < c->cfg->n_clusters; i++) {
+		const struct cfg_cluster *cl = &c->cfg->clusters[i];
+		int64_t v = cl->settings.client_login_timeout_ms;
+		if (cl->protocol == CFG_PROTO_POSTGRES && v > 0 && (t < 0 || v < t))
+			t = v;
+	}
+	return t > 0 ? t : default_login_timeout_ms;
 }
 
 void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
