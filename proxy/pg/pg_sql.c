@@ -89,8 +89,34 @@ static bool word_is(const char *w, size_t len, const char *kw)
 	return strlen(kw) == len && strncasecmp(w, kw, len) == 0;
 }
 
+static bool is_ident_char(char ch) { return isalnum((unsigned char)ch) || ch == '_' || ch == '$'; }
+
+/* Does the keyword `kw` stand at position i, as a whole word? */
+static bool keyword_at(const struct cursor *c, size_t i, const char *kw)
+{
+	size_t kl = strlen(kw);
+	if (c->n - i < kl || strncasecmp(c->p + i, kw, kl) != 0)
+		return false;
+	if (i > 0 && is_ident_char(c->p[i - 1]))
+		return false;
+	return i + kl == c->n || !is_ident_char(c->p[i + kl]);
+}
+
+/* After INTO at position i: is it INTO TEMP/TEMPORARY (a temp table)? */
+static bool into_temp(struct cursor *c, size_t i)
+{
+	struct cursor t = *c;
+	t.i = i + 4;
+	const char *w;
+	size_t len = next_word(&t, &w);
+	return word_is(w, len, "temp") || word_is(w, len, "temporary");
+}
+
+static void scan_one(struct cursor *c, struct pg_sql_scan *out);
+
 /* Move past the end of the current statement (the next ';' outside
- * quotes), noting session-level advisory lock calls on the way. */
+ * quotes), noting on the way what pins wherever it appears: session
+ * advisory locks, set_config(), SELECT … INTO TEMP. */
 static void skip_statement(struct cursor *c, struct pg_sql_scan *out)
 {
 	while (c->i < c->n) {
@@ -98,6 +124,32 @@ static void skip_statement(struct cursor *c, struct pg_sql_scan *out)
 		if (ch == ';') {
 			c->i++;
 			return;
+		}
+		if ((ch == 'e' || ch == 'E') && c->i + 1 < c->n && c->p[c->i + 1] == '\'' &&
+		    (c->i == 0 || !is_ident_char(c->p[c->i - 1]))) {
+			/* E'...': backslash escapes, so \' does not end it. */
+			c->i += 2;
+			while (c->i < c->n && c->p[c->i] != '\'') {
+				if (c->p[c->i] == '\\')
+					c->i++;
+				else if (c->p[c->i] == '\'' && c->i + 1 < c->n && c->p[c->i + 1] == '\'')
+					c->i++;
+				c->i++;
+			}
+			if (c->i >= c->n) {
+				c->truncated = true;
+				return;
+			}
+			c->i++;
+			continue;
+		}
+		if (keyword_at(c, c->i, "set_config")) {
+			/* Session or transaction scope is an argument; assume session. */
+			out->flags |= PG_SQL_PIN;
+			out->pin_reason = "set_config()";
+		} else if (keyword_at(c, c->i, "into") && into_temp(c, c->i)) {
+			out->flags |= PG_SQL_PIN;
+			out->pin_reason = "temporary table";
 		}
 		if (ch == '\'' || ch == '"') {
 			char q = ch;
@@ -119,8 +171,8 @@ static void skip_statement(struct cursor *c, struct pg_sql_scan *out)
 			c->i++;
 			continue;
 		}
-		if (ch == '$') {
-			/* $tag$ ... $tag$ */
+		if (ch == '$' && (c->i == 0 || !is_ident_char(c->p[c->i - 1]))) {
+			/* $tag$ ... $tag$ (a '$' inside an identifier is not one) */
 			size_t s = c->i + 1;
 			while (s < c->n && (isalnum((unsigned char)c->p[s]) || c->p[s] == '_'))
 				s++;
@@ -237,13 +289,17 @@ static void scan_one(struct cursor *c, struct pg_sql_scan *out)
 	} else if (word_is(w, len, "declare")) {
 		/* DECLARE name ... WITH HOLD: look for HOLD before FOR. */
 		size_t save = c->i;
+		bool without = false;
 		for (int k = 0; k < 12; k++) {
 			const char *t;
 			size_t tl = next_word(c, &t);
 			if (tl == 0 || word_is(t, tl, "for"))
 				break;
+			if (word_is(t, tl, "without"))
+				without = true;
 			if (word_is(t, tl, "hold")) {
-				pin(out, "cursor WITH HOLD");
+				if (!without)
+					pin(out, "cursor WITH HOLD");
 				break;
 			}
 		}
@@ -260,6 +316,28 @@ static void scan_one(struct cursor *c, struct pg_sql_scan *out)
 			tl = next_word(c, &t);
 		if (word_is(t, tl, "all"))
 			out->flags |= PG_SQL_DEALLOCATE_ALL;
+	} else if (word_is(w, len, "explain")) {
+		/* EXPLAIN [ANALYZE] [VERBOSE] [(options)] statement: look at the
+		 * statement (ANALYZE runs it). */
+		for (int k = 0; k < 4; k++) {
+			skip_space(c);
+			if (c->i < c->n && c->p[c->i] == '(') {
+				while (c->i < c->n && c->p[c->i] != ')')
+					c->i++;
+				if (c->i < c->n)
+					c->i++;
+				continue;
+			}
+			size_t save = c->i;
+			const char *t;
+			size_t tl = next_word(c, &t);
+			if (!word_is(t, tl, "analyze") && !word_is(t, tl, "analyse") &&
+			    !word_is(t, tl, "verbose")) {
+				c->i = save;
+				break;
+			}
+		}
+		scan_one(c, out);
 	} else if (word_is(w, len, "begin")) {
 		out->flags |= PG_SQL_BEGIN;
 	} else if (word_is(w, len, "start")) {
