@@ -143,11 +143,11 @@ static void skip_statement(struct cursor *c, struct pg_sql_scan *out)
 			c->i++;
 			continue;
 		}
-		if (keyword_at(c, c->i, "set_config")) {
+		if ((ch == 's' || ch == 'S') && keyword_at(c, c->i, "set_config")) {
 			/* Session or transaction scope is an argument; assume session. */
 			out->flags |= PG_SQL_PIN;
 			out->pin_reason = "set_config()";
-		} else if (keyword_at(c, c->i, "into") && into_temp(c, c->i)) {
+		} else if ((ch == 'i' || ch == 'I') && keyword_at(c, c->i, "into") && into_temp(c, c->i)) {
 			out->flags |= PG_SQL_PIN;
 			out->pin_reason = "temporary table";
 		}
