@@ -31,6 +31,7 @@
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_prepared.h"
 #include "proxy/pg/pg_relay.h"
+#include "proxy/pg/pg_sql.h"
 #include "proxy/proxy.h"
 #include "proxy/tls.h"
 #include "util/log.h"
@@ -360,7 +361,10 @@ bool pg_client_wants(const struct pg_client *c, const char *key)
 
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value)
 {
-	param_add(&c->seen, &c->n_seen, key, value);
+	/* Only what can differ between the servers a client uses is worth
+	 * remembering (see report_params); the rest costs memory per client. */
+	if (pg_sql_is_tracked_param(key, strlen(key)))
+		param_add(&c->seen, &c->n_seen, key, value);
 }
 
 void pg_client_want_set(struct pg_client *c, const char *key, const char *value)

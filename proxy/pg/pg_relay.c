@@ -63,7 +63,13 @@ static void report_params(struct pg_client *c, struct buf *out)
 {
 	struct server *s = c->server;
 	for (int i = 0; i < s->n_params; i++) {
-		const char *seen = pg_client_seen(c, s->params[i].key);
+		const char *k = s->params[i].key;
+		/* At login the client hears everything; afterwards only what can
+		 * differ between servers of one pool (the tracked parameters). */
+		bool tracked = pg_sql_is_tracked_param(k, strlen(k));
+		if (c->logged_in && !tracked)
+			continue;
+		const char *seen = pg_client_seen(c, k);
 		if (seen && strcmp(seen, s->params[i].value) == 0)
 			continue;
 		pgc_put_param_status(out, s->params[i].key, s->params[i].value);
