@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proxy/linger.h"
 #include "proxy/mysql/myauth.h"
 #include "proxy/mysql/myle.h"
 #include "proxy/pg/pg_evbuf.h"
@@ -254,39 +255,21 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 	worker_schedule_reap(c->w);
 }
 
-/* A closed client whose last error is still being written: free it once
- * it is flushed, the peer is gone, or a second has passed. */
-static void linger_done(struct my_client *c)
+/* The error is out (or cannot be): free the client at the end of the turn. */
+static void linger_done(void *arg)
 {
+	struct my_client *c = arg;
 	if (c->timer)
 		evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	list_add_tail(&c->w->my_dead, &c->dead_node);
 	worker_schedule_reap(c->w);
 }
 
-static void linger_write_cb(struct bufferevent *bev, void *arg)
-{
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		linger_done(arg);
-}
-
-static void linger_event_cb(struct bufferevent *bev, short what, void *arg) { linger_done(arg); }
-static void linger_timer_cb(evutil_socket_t fd, short what, void *arg) { linger_done(arg); }
-
 static void linger(struct my_client *c)
 {
-	bufferevent_setcb(c->bev, NULL, linger_write_cb, linger_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_WRITE);
-	if (c->timer) {
-		event_free(c->timer);
-		c->timer = evtimer_new(c->w->base, linger_timer_cb, c);
-	}
-	if (c->timer) {
-		struct timeval tv = { 1, 0 };
-		evtimer_add(c->timer, &tv);
-	}
+	if (c->timer)
+		evtimer_del(c->timer);
+	conn_linger(c->w->base, c->bev, linger_done, c);
 }
 
 void my_client_reap(struct list *dead)
@@ -316,19 +299,22 @@ static void start_tls(struct my_client *c)
 {
 	struct worker *w = c->w;
 	SSL *ssl = SSL_new(c->tls->accept_ctx);
-	int fd = ssl ? dup(bufferevent_getfd(c->bev)) : -1;
-	if (fd < 0) {
-		if (ssl)
-			SSL_free(ssl);
+	if (!ssl) {
 		my_client_close(c, 0, NULL, 0, "could not start TLS");
 		return;
 	}
-	bufferevent_free(c->bev);
-	c->bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	/* A filter over the plain bufferevent, so that TLS bytes the client
+	 * sent right behind its SSL request (already read into the plain
+	 * input) reach OpenSSL. The plain one must write by itself now. */
+	struct bufferevent *plain = c->bev;
+	bufferevent_setcb(plain, NULL, NULL, NULL, NULL);
+	bufferevent_setwatermark(plain, EV_WRITE, 0, 0);
+	bufferevent_enable(plain, EV_READ | EV_WRITE);
+	c->bev = bufferevent_openssl_filter_new(w->base, plain, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		SSL_free(ssl);
-		close(fd);
+		c->bev = plain;
 		my_client_close(c, 0, NULL, 0, "could not start TLS");
 		return;
 	}
@@ -489,10 +475,9 @@ static void handle_response(struct my_client *c, const uint8_t *p, size_t n)
 			my_client_close(c, 1043, "08S01", c->seq, "Bad handshake (TLS is not offered)");
 			return;
 		}
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0) {
-			my_client_close(c, 1043, "08S01", c->seq, "Bad handshake (data after the SSL request)");
-			return;
-		}
+		/* Unlike PostgreSQL's, a MySQL client does not wait for an answer
+		 * to its SSL request: its TLS ClientHello may already be buffered.
+		 * start_tls() hands those bytes to OpenSSL, never to the protocol. */
 		start_tls(c);
 		return;
 	}

@@ -26,6 +26,7 @@
 
 #include "pool/pg_server.h"
 #include "proxy/pg/pg_admin.h"
+#include "proxy/linger.h"
 #include "proxy/pg/pg_auth_query.h"
 #include "proxy/pg/pg_cancel.h"
 #include "proxy/pg/pg_evbuf.h"
@@ -233,40 +234,21 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	worker_schedule_reap(c->w);
 }
 
-/* A closed client whose last error is still being written: free it once
- * the output is flushed, the peer is gone, or a second has passed. */
-static void linger_done(struct pg_client *c)
+/* The error is out (or cannot be): free the client at the end of the turn. */
+static void linger_done(void *arg)
 {
+	struct pg_client *c = arg;
 	if (c->timer)
 		evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	list_add_tail(&c->w->dead, &c->dead_node);
 	worker_schedule_reap(c->w);
 }
 
-static void linger_write_cb(struct bufferevent *bev, void *arg)
-{
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		linger_done(arg);
-}
-
-static void linger_event_cb(struct bufferevent *bev, short what, void *arg) { linger_done(arg); }
-
-static void linger_timer_cb(evutil_socket_t fd, short what, void *arg) { linger_done(arg); }
-
 static void pg_client_linger(struct pg_client *c)
 {
-	bufferevent_setcb(c->bev, NULL, linger_write_cb, linger_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_WRITE);
-	if (c->timer) {
-		event_free(c->timer);
-		c->timer = evtimer_new(c->w->base, linger_timer_cb, c);
-	}
-	if (c->timer) {
-		struct timeval tv = { 1, 0 };
-		evtimer_add(c->timer, &tv);
-	}
+	if (c->timer)
+		evtimer_del(c->timer);
+	conn_linger(c->w->base, c->bev, linger_done, c);
 }
 
 static void free_params(struct client_param *p, int n)

@@ -30,6 +30,21 @@ ssize_t pg_evbuf_next(struct evbuffer *in, const struct pgc_limits *lim, struct 
 	return pgc_frame_next(p, total, lim, m);
 }
 
+bool pg_evbuf_pass(struct evbuffer *in, struct evbuffer *out, size_t *left, bool hide)
+{
+	size_t n = evbuffer_get_length(in);
+	if (n == 0)
+		return false;
+	if (n > *left)
+		n = *left;
+	if (hide)
+		evbuffer_drain(in, n);
+	else
+		evbuffer_remove_buffer(in, out, n);
+	*left -= n;
+	return true;
+}
+
 int pg_bev_write(struct bufferevent *bev, const void *data, size_t len)
 {
 	if (bufferevent_write(bev, data, len) < 0)

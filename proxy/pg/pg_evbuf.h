@@ -32,6 +32,11 @@ int pg_bev_send(struct bufferevent *bev, const struct buf *b);
 /* The same for raw bytes. */
 int pg_bev_write(struct bufferevent *bev, const void *data, size_t len);
 
+/* Pass on (or, with hide, drop) up to *left more bytes of a message whose
+ * header was already handled, from `in` to `out`. Returns false when
+ * nothing could be moved (`in` is empty). */
+bool pg_evbuf_pass(struct evbuffer *in, struct evbuffer *out, size_t *left, bool hide);
+
 /*
  * Direct writes. libevent's socket bufferevents write from the loop: each
  * burst of output costs an epoll_ctl to arm EV_WRITE and another to disarm

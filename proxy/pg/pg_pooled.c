@@ -324,13 +324,8 @@ void pg_pooled_c2s(struct pg_client *c)
 			return;
 		}
 		if (c->c2s_left > 0) {
-			size_t n = evbuffer_get_length(in);
-			if (n == 0)
+			if (!pg_evbuf_pass(in, out, &c->c2s_left, false))
 				return;
-			if (n > c->c2s_left)
-				n = c->c2s_left;
-			evbuffer_remove_buffer(in, out, n);
-			c->c2s_left -= n;
 			continue;
 		}
 		struct pgc_header h;
@@ -487,16 +482,8 @@ void pg_pooled_s2c(struct pg_client *c)
 			return;
 		}
 		if (c->s2c_left > 0) {
-			size_t n = evbuffer_get_length(in);
-			if (n == 0)
+			if (!pg_evbuf_pass(in, out, &c->s2c_left, c->s2c_hide))
 				return;
-			if (n > c->s2c_left)
-				n = c->s2c_left;
-			if (c->s2c_hide)
-				evbuffer_drain(in, n);
-			else
-				evbuffer_remove_buffer(in, out, n);
-			c->s2c_left -= n;
 			continue;
 		}
 		struct pgc_header h;

@@ -229,13 +229,8 @@ void pg_relay_c2s(struct pg_client *c)
 			return;
 		}
 		if (c->c2s_left > 0) {
-			size_t n = evbuffer_get_length(in);
-			if (n == 0)
+			if (!pg_evbuf_pass(in, out, &c->c2s_left, false))
 				return;
-			if (n > c->c2s_left)
-				n = c->c2s_left;
-			evbuffer_remove_buffer(in, out, n);
-			c->c2s_left -= n;
 			continue;
 		}
 		struct pgc_header h;
@@ -326,13 +321,8 @@ static void relay_s2c(struct pg_client *c)
 			return;
 		}
 		if (c->s2c_left > 0) {
-			size_t n = evbuffer_get_length(in);
-			if (n == 0)
+			if (!pg_evbuf_pass(in, out, &c->s2c_left, false))
 				return;
-			if (n > c->s2c_left)
-				n = c->s2c_left;
-			evbuffer_remove_buffer(in, out, n);
-			c->s2c_left -= n;
 			continue;
 		}
 		struct pgc_header h;

@@ -1,0 +1,58 @@
+/* linger.c — flush-then-close for clients; see linger.h. */
+#include "proxy/linger.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+
+struct linger_state {
+	struct bufferevent *bev;
+	struct event *timer;
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void linger_finish(struct linger_state *l)
+{
+	bufferevent_setcb(l->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+	if (l->timer)
+		event_free(l->timer);
+	void (*done)(void *) = l->done;
+	void *arg = l->arg;
+	free(l);
+	done(arg);
+}
+
+static void linger_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		linger_finish(arg);
+}
+
+static void linger_event_cb(struct bufferevent *bev, short what, void *arg) { linger_finish(arg); }
+
+static void linger_timer_cb(evutil_socket_t fd, short what, void *arg) { linger_finish(arg); }
+
+void conn_linger(struct event_base *base, struct bufferevent *bev, void (*done)(void *arg),
+		 void *arg)
+{
+	struct linger_state *l = calloc(1, sizeof(*l));
+	if (!l) {
+		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+		done(arg);
+		return;
+	}
+	l->bev = bev;
+	l->done = done;
+	l->arg = arg;
+	l->timer = evtimer_new(base, linger_timer_cb, l);
+	bufferevent_setcb(bev, NULL, linger_write_cb, linger_event_cb, l);
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(bev, EV_WRITE); /* libevent writes the rest */
+	if (l->timer) {
+		struct timeval tv = { 1, 0 };
+		evtimer_add(l->timer, &tv);
+	}
+}
