@@ -30,6 +30,8 @@ struct evconnlistener;
 struct tls_contexts;
 struct pool_set;
 
+#define PROXY_MAX_PAUSED 64
+
 struct proxy {
 	pthread_mutex_t lock;         /* guards cfg and tls */
 	struct cfg *cfg;              /* current snapshot (holds a reference) */
@@ -43,6 +45,13 @@ struct proxy {
 	struct cfg *listen_cfg;       /* the snapshot listeners were opened from (listen changes need a restart) */
 	int *listen_fds;              /* one per [listen.*]: the shared unix socket, or -1 */
 	struct stats_global *stats;   /* owned by main: start time, reloads, events (own lock) */
+	/* Admin PAUSE: clients of a paused cluster wait for a server until
+	 * RESUME. The names are guarded by `lock`; `paused_any` is read
+	 * first so that the query path takes no lock while nothing is paused. */
+	atomic_bool paused_any;
+	bool paused_all;              /* PAUSE without a name */
+	char paused[PROXY_MAX_PAUSED][64];
+	int n_paused;
 };
 
 /* Commands written to a worker's notify pipe. */
@@ -51,6 +60,7 @@ enum worker_cmd {
 	WORKER_CMD_SHUTDOWN = 's',    /* stop accepting, exit when clients are gone */
 	WORKER_CMD_STOP = 'x',        /* exit now, closing everything */
 	WORKER_CMD_KILL = 'k',        /* close the clients queued in stats.kills (admin KILL) */
+	WORKER_CMD_RESUME = 'u',      /* admin RESUME: give held clients their server */
 };
 
 /* Per-worker counters: written by the worker thread only, without locks;
@@ -101,6 +111,13 @@ int64_t worker_now_ms(struct worker *w);
 
 /* Schedule a run of the deferred-free list at the end of this loop turn. */
 void worker_schedule_reap(struct worker *w);
+
+/* Is the cluster paused (admin PAUSE)? Lock-free while nothing is. */
+bool proxy_cluster_paused(struct proxy *px, const char *cluster);
+/* PAUSE `cluster` (NULL: all). 0, or -1 with a message in err. */
+int proxy_pause(struct proxy *px, const char *cluster, char *err, size_t errlen);
+/* RESUME `cluster` (NULL: all) and tell the workers. 0, or -1 with err. */
+int proxy_resume(struct proxy *px, const char *cluster, char *err, size_t errlen);
 
 /* Take a reference to the proxy's current config / TLS contexts. */
 struct cfg *proxy_cfg_get(struct proxy *px);

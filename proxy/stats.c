@@ -566,6 +566,16 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 	struct cfg *cfg = proxy_cfg_get(px);
 	v->generation = cfg->generation;
 	v->max_client_conn = cfg->global.max_client_conn;
+	if (atomic_load(&px->paused_any)) {
+		pthread_mutex_lock(&px->lock);
+		if (px->paused_all)
+			copy_str(v->paused, sizeof(v->paused), "all");
+		for (int i = 0; !px->paused_all && i < px->n_paused; i++) {
+			size_t len = strlen(v->paused);
+			snprintf(v->paused + len, sizeof(v->paused) - len, "%s%s", len ? "," : "", px->paused[i]);
+		}
+		pthread_mutex_unlock(&px->lock);
+	}
 
 	struct stats_global *g = px->stats;
 	if (g) {
@@ -610,6 +620,7 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 		}
 		pthread_mutex_unlock(&w->stats.lock);
 	}
+	v->oldest_ms = oldest;
 	/* A worker opens its pool on its first client: report the configured
 	 * size, not the sum of the shares of the workers that have one. */
 	for (size_t i = 0; i < v->n_pools; i++) {

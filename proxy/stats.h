@@ -193,6 +193,8 @@ struct stats_node_row {
 struct stats_view {
 	char version[32];
 	int64_t now_ms;               /* wall clock */
+	int64_t oldest_ms;            /* wall clock of the oldest worker snapshot merged */
+	char paused[256];             /* admin PAUSE: "" none, "all", or "a,b" */
 	double uptime_s;
 	int workers;
 	uint64_t generation;

@@ -229,6 +229,94 @@ static void worker_reload(struct worker *w)
 		  (unsigned long long)c->generation);
 }
 
+/* After RESUME: clients held by PAUSE ask their pool again. */
+static void worker_resume(struct worker *w)
+{
+	struct list *n = w->clients.next;
+	while (n != &w->clients) {
+		struct pg_client *c = container_of(n, struct pg_client, node);
+		n = n->next; /* c may close */
+		pg_client_resume(c);
+	}
+}
+
+static bool pause_covers(const struct proxy *px, const char *cluster)
+{
+	if (px->paused_all)
+		return true;
+	for (int i = 0; i < px->n_paused; i++)
+		if (strcmp(px->paused[i], cluster) == 0)
+			return true;
+	return false;
+}
+
+bool proxy_cluster_paused(struct proxy *px, const char *cluster)
+{
+	if (!atomic_load_explicit(&px->paused_any, memory_order_acquire))
+		return false;
+	pthread_mutex_lock(&px->lock);
+	bool r = pause_covers(px, cluster);
+	pthread_mutex_unlock(&px->lock);
+	return r;
+}
+
+int proxy_pause(struct proxy *px, const char *cluster, char *err, size_t errlen)
+{
+	int rc = -1;
+	pthread_mutex_lock(&px->lock);
+	if (px->paused_all)
+		snprintf(err, errlen, "already paused (all clusters): RESUME first");
+	else if (cluster && pause_covers(px, cluster))
+		snprintf(err, errlen, "cluster \"%s\" is already paused: RESUME it first", cluster);
+	else if (!cluster && px->n_paused > 0)
+		snprintf(err, errlen, "some clusters are already paused (\"%s\"...): RESUME first", px->paused[0]);
+	else if (cluster && (px->n_paused >= PROXY_MAX_PAUSED || strlen(cluster) >= sizeof(px->paused[0])))
+		snprintf(err, errlen, "too many paused clusters, or the name is too long");
+	else {
+		if (cluster)
+			snprintf(px->paused[px->n_paused++], sizeof(px->paused[0]), "%s", cluster);
+		else
+			px->paused_all = true;
+		atomic_store_explicit(&px->paused_any, true, memory_order_release);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&px->lock);
+	return rc;
+}
+
+int proxy_resume(struct proxy *px, const char *cluster, char *err, size_t errlen)
+{
+	int rc = -1;
+	pthread_mutex_lock(&px->lock);
+	if (!px->paused_all && px->n_paused == 0) {
+		snprintf(err, errlen, "not paused");
+	} else if (!cluster) {
+		px->paused_all = false;
+		px->n_paused = 0;
+		rc = 0;
+	} else if (px->paused_all) {
+		snprintf(err, errlen, "all clusters are paused: RESUME without a name resumes them");
+	} else {
+		for (int i = 0; i < px->n_paused; i++) {
+			if (strcmp(px->paused[i], cluster) == 0) {
+				memmove(px->paused[i], px->paused[i + 1],
+					(size_t)(px->n_paused - i - 1) * sizeof(px->paused[0]));
+				px->n_paused--;
+				rc = 0;
+				break;
+			}
+		}
+		if (rc < 0)
+			snprintf(err, errlen, "cluster \"%s\" is not paused", cluster);
+	}
+	if (rc == 0)
+		atomic_store_explicit(&px->paused_any, px->paused_all || px->n_paused > 0, memory_order_release);
+	pthread_mutex_unlock(&px->lock);
+	if (rc == 0)
+		workers_notify(px, WORKER_CMD_RESUME);
+	return rc;
+}
+
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -251,6 +339,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 				break;
 			case WORKER_CMD_KILL:
 				stats_worker_run_kills(w);
+				break;
+			case WORKER_CMD_RESUME:
+				worker_resume(w);
 				break;
 			default:
 				break;

@@ -276,6 +276,7 @@ static void show_stats(const struct stats_view *v, struct buf *b)
 	stat_row(b, &r, "config_generation", "%" PRIu64, v->generation), n++;
 	stat_row(b, &r, "reloads_ok_total", "%" PRIu64, v->reloads_ok), n++;
 	stat_row(b, &r, "reloads_failed_total", "%" PRIu64, v->reloads_failed), n++;
+	stat_row(b, &r, "paused", "%s", v->paused[0] ? v->paused : "none"), n++;
 	stat_row(b, &r, "resident_memory_bytes", "%" PRIu64, v->rss_bytes), n++;
 	stat_row(b, &r, "open_fds", "%" PRIu64, v->open_fds), n++;
 	complete_rows(b, "SHOW", n);
@@ -494,7 +495,96 @@ static int split_words(char *q, char **words, int max)
 	return n;
 }
 
-static void run_command(struct pg_client *c, char *q, struct buf *b)
+#define PAUSE_POLL_MS 100
+
+static int64_t admin_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Server connections of the paused cluster(s) still linked to a client,
+ * from the published snapshots; -1 while a snapshot predates the PAUSE
+ * (a transaction begun just before it may not show yet). */
+static int pause_linked(struct pg_client *c)
+{
+	struct proxy *px = c->w->proxy;
+	stats_publish(c->w);
+	struct stats_view v;
+	stats_collect(px, &v, 0);
+	int linked = 0;
+	if (v.oldest_ms < c->admin_pause_ms) {
+		linked = -1;
+	} else {
+		struct cfg *cfg = proxy_cfg_get(px);
+		for (size_t i = 0; i < v.n_pools; i++) {
+			const struct stats_pool_row *r = &v.pools[i];
+			if (c->admin_pause) {
+				if (strcmp(r->cluster, c->admin_pause) == 0)
+					linked += r->active;
+			} else {
+				const struct cfg_cluster *cl = r->cluster[0] ? cfg_find_cluster(cfg, r->cluster) : NULL;
+				if (!cl || cl->protocol == CFG_PROTO_POSTGRES)
+					linked += r->active;
+			}
+		}
+		cfg_unref(cfg);
+	}
+	stats_view_free(&v);
+	return linked;
+}
+
+static void pause_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pg_client *c = arg;
+	if (pause_linked(c) != 0) {
+		struct timeval tv = { 0, PAUSE_POLL_MS * 1000 };
+		evtimer_add(c->admin_wait, &tv);
+		return;
+	}
+	log_info("client %u (%s user=%s): PAUSE %s: no transaction left", c->id, c->addr, c->user,
+		 c->admin_pause ? c->admin_pause : "(all)");
+	event_free(c->admin_wait);
+	c->admin_wait = NULL;
+	free(c->admin_pause);
+	c->admin_pause = NULL;
+	struct buf b;
+	buf_init(&b);
+	complete(&b, "PAUSE");
+	pgc_put_ready(&b, 'I');
+	if (b.oom) {
+		buf_free(&b);
+		pg_client_close(c, "53200", "out of memory");
+		return;
+	}
+	pg_bev_send(c->bev, &b);
+	buf_free(&b);
+	pg_admin_read(c); /* commands sent behind the PAUSE */
+}
+
+static int start_pause_wait(struct pg_client *c, const char *name)
+{
+	c->admin_pause = name ? strdup(name) : NULL;
+	c->admin_wait = evtimer_new(c->w->base, pause_poll_cb, c);
+	if ((name && !c->admin_pause) || !c->admin_wait) {
+		free(c->admin_pause);
+		c->admin_pause = NULL;
+		if (c->admin_wait)
+			event_free(c->admin_wait);
+		c->admin_wait = NULL;
+		return -1;
+	}
+	c->admin_pause_ms = admin_wall_ms();
+	struct timeval tv = { 0, 0 };
+	evtimer_add(c->admin_wait, &tv);
+	return 0;
+}
+
+/* Returns 1 when the reply is deferred (PAUSE waiting), else 0. */
+static int run_command(struct pg_client *c, char *q, struct buf *b)
 {
 	struct proxy *px = c->w->proxy;
 	char *w[4] = { NULL };
@@ -502,24 +592,24 @@ static void run_command(struct pg_client *c, char *q, struct buf *b)
 	if (n == 0) {
 		size_t s = pgc_begin(b, 'I');
 		pgc_end(b, s);
-		return;
+		return 0;
 	}
 	log_info("client %u (%s user=%s): admin command: %s%s%s", c->id, c->addr, c->user, w[0],
 		 n > 1 ? " " : "", n > 1 ? w[1] : "");
 	if (strcasecmp(w[0], "SHOW") == 0) {
 		if (n != 2) {
 			error_msg(b, "42601", "SHOW needs one word: SHOW HELP lists them");
-			return;
+			return 0;
 		}
 		if (strcasecmp(w[1], "help") == 0) {
 			show_help(b);
-			return;
+			return 0;
 		}
 		if (strcasecmp(w[1], "config") == 0) {
 			struct cfg *cfg = proxy_cfg_get(px);
 			show_config(cfg, b);
 			cfg_unref(cfg);
-			return;
+			return 0;
 		}
 		stats_publish(c->w); /* this worker's part is fresh (and lists this session) */
 		struct stats_view v;
@@ -528,29 +618,29 @@ static void run_command(struct pg_client *c, char *q, struct buf *b)
 		if (pg_admin_show(&v, w[1], b) < 0)
 			error_msg(b, "42601", "unknown SHOW \"%s\": SHOW HELP lists the commands", w[1]);
 		stats_view_free(&v);
-		return;
+		return 0;
 	}
 	if (strcasecmp(w[0], "RELOAD") == 0 && n == 1) {
 		kill(getpid(), SIGHUP);
 		complete(b, "RELOAD");
-		return;
+		return 0;
 	}
 	if (strcasecmp(w[0], "SHUTDOWN") == 0 && n == 1) {
 		stats_event(px->stats, "info", "SHUTDOWN by admin %s from %s", c->user, c->addr);
 		kill(getpid(), SIGTERM);
 		complete(b, "SHUTDOWN");
-		return;
+		return 0;
 	}
 	if (strcasecmp(w[0], "KILL") == 0) {
 		char *end = NULL;
 		unsigned long id = n == 2 ? strtoul(w[1], &end, 10) : 0;
 		if (n != 2 || !end || *end || id == 0 || id > UINT32_MAX) {
 			error_msg(b, "42601", "KILL needs a client id (SHOW CLIENTS)");
-			return;
+			return 0;
 		}
 		if (id == c->id) {
 			error_msg(b, "42601", "KILL: that is this session (use \\q)");
-			return;
+			return 0;
 		}
 		stats_publish(c->w);
 		struct stats_view v;
@@ -566,17 +656,54 @@ static void run_command(struct pg_client *c, char *q, struct buf *b)
 			error_msg(b, "53000", "KILL refused: the proxy is shutting down, or too many KILLs are queued");
 		else
 			complete(b, "KILL");
-		return;
+		return 0;
 	}
 	if (strcasecmp(w[0], "PAUSE") == 0 || strcasecmp(w[0], "RESUME") == 0) {
-		error_msg(b, "0A000", "%s is not built yet", w[0]);
-		return;
+		bool pause = strcasecmp(w[0], "PAUSE") == 0;
+		if (n > 2) {
+			error_msg(b, "42601", "%s takes at most one cluster name", w[0]);
+			return 0;
+		}
+		const char *name = n == 2 ? w[1] : NULL;
+		char err[200];
+		if (pause && name) {
+			struct cfg *cfg = proxy_cfg_get(px);
+			const struct cfg_cluster *cl = cfg_find_cluster(cfg, name);
+			bool ok = cl && cl->protocol == CFG_PROTO_POSTGRES;
+			cfg_unref(cfg);
+			if (!ok) {
+				error_msg(b, "42704", "PAUSE: no PostgreSQL cluster \"%s\"", name);
+				return 0;
+			}
+		}
+		if (!pause) {
+			if (proxy_resume(px, name, err, sizeof(err)) < 0)
+				error_msg(b, "55000", "RESUME: %s", err);
+			else {
+				stats_event(px->stats, "info", "RESUME %s by admin %s", name ? name : "(all)", c->user);
+				complete(b, "RESUME");
+			}
+			return 0;
+		}
+		if (proxy_pause(px, name, err, sizeof(err)) < 0) {
+			error_msg(b, "55000", "PAUSE: %s", err);
+			return 0;
+		}
+		stats_event(px->stats, "info", "PAUSE %s by admin %s", name ? name : "(all)", c->user);
+		if (start_pause_wait(c, name) < 0) {
+			error_msg(b, "53200", "PAUSE: out of memory (the cluster is paused; RESUME undoes it)");
+			return 0;
+		}
+		return 1;
 	}
 	error_msg(b, "42601", "unknown admin command \"%s\": SHOW HELP lists the commands", w[0]);
+	return 0;
 }
 
 void pg_admin_read(struct pg_client *c)
 {
+	if (c->admin_wait)
+		return; /* a PAUSE is waiting: its answer comes first */
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct pgc_limits lim = { .max_packet_size = ADMIN_MAX_MESSAGE };
 	for (;;) {
@@ -605,8 +732,14 @@ void pg_admin_read(struct pg_client *c)
 		}
 		struct buf b;
 		buf_init(&b);
-		run_command(c, q, &b);
+		int deferred = run_command(c, q, &b);
 		free(q);
+		if (deferred) {
+			/* PAUSE: pause_poll_cb answers, then reads on. */
+			buf_free(&b);
+			c->queries++;
+			return;
+		}
 		pgc_put_ready(&b, 'I');
 		if (b.oom) {
 			buf_free(&b);

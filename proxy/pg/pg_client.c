@@ -220,6 +220,12 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	client_set_state(c, CL_CLOSED);
 	if (c->timer)
 		evtimer_del(c->timer);
+	if (c->admin_wait) {
+		event_free(c->admin_wait);
+		c->admin_wait = NULL;
+	}
+	free(c->admin_pause);
+	c->admin_pause = NULL;
 	list_del(&c->node);
 	atomic_fetch_sub(&c->w->proxy->n_clients, 1);
 	if (c->bev && sqlstate) {
@@ -492,6 +498,20 @@ void pg_client_request_server(struct pg_client *c)
 	client_set_state(c, CL_WAIT_SERVER);
 	c->wait_start_ms = worker_now_ms(c->w);
 	timer_start(c, c->cl->settings.query_wait_timeout_ms);
+	if (proxy_cluster_paused(c->w->proxy, c->cl->name)) {
+		c->held = true; /* RESUME (worker_resume) queues it */
+		return;
+	}
+	pool_acquire(c->pool, &c->waiter);
+}
+
+void pg_client_resume(struct pg_client *c)
+{
+	if (!c->held || c->state != CL_WAIT_SERVER)
+		return;
+	if (proxy_cluster_paused(c->w->proxy, c->cl->name))
+		return;
+	c->held = false;
 	pool_acquire(c->pool, &c->waiter);
 }
 
@@ -808,7 +828,9 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 		pg_client_close(c, "08006", "client_login_timeout: login not completed in time");
 		break;
 	case CL_WAIT_SERVER:
-		if (c->pool && c->pool->last_error[0] && c->pool->n_idle + c->pool->n_active == 0)
+		if (c->held)
+			pg_client_close(c, "08006", "query_wait_timeout: the cluster is paused (admin PAUSE)");
+		else if (c->pool && c->pool->last_error[0] && c->pool->n_idle + c->pool->n_active == 0)
 			pg_client_close(c, "08006", "query_wait_timeout: no server available (%s)",
 					c->pool->last_error);
 		else

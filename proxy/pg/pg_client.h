@@ -115,6 +115,11 @@ struct pg_client {
 	struct strmap prepared;       /* client statement name -> struct pg_pstmt */
 	struct pg_opq opq;            /* requests in flight on the linked server */
 	bool pinned;                  /* session state on the server: keep it */
+	bool held;                    /* in CL_WAIT_SERVER, not queued: its cluster is paused */
+	/* Admin console: a PAUSE waiting for transactions to finish. */
+	struct event *admin_wait;
+	char *admin_pause;            /* the cluster name, or NULL for all */
+	int64_t admin_pause_ms;       /* wall clock when PAUSE began */
 };
 
 /* A new connection accepted on `listen`; takes ownership of fd. */
@@ -133,6 +138,9 @@ void pg_client_begin_auth(struct pg_client *c);
 /* Queue for a server from the client's pool (CL_WAIT_SERVER). */
 void pg_client_request_server(struct pg_client *c);
 
+/* After RESUME: a client held by PAUSE queues for its server (if its
+ * cluster is no longer paused). */
+void pg_client_resume(struct pg_client *c);
 /* What the client was last told for a parameter (NULL: never), and
  * recording that it has been told. */
 const char *pg_client_seen(const struct pg_client *c, const char *key);

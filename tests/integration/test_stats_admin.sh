@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The admin console: database "switchyard" for users in admin_users gives
 # SHOW POOLS/CLIENTS/SERVERS/NODES/STATS/CONFIG/EVENTS/VERSION with the
-# documented columns, RELOAD (applies a changed pool size), KILL, SHUTDOWN;
+# documented columns, RELOAD (applies a changed pool size), KILL, SHUTDOWN
+# (PAUSE/RESUME: test_stats_pause.sh);
 # other users are refused with a clear error.
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
@@ -78,8 +79,8 @@ out=$(PGPASSWORD=app psql -X -h 127.0.0.1 -p "$PROXY_PORT" -U app -d switchyard 
 assert_contains "$out" 'may not use the admin console' "a non-admin user is refused"
 out=$(PGPASSWORD=wrong psql -X -h 127.0.0.1 -p "$PROXY_PORT" -U admin -d switchyard -c "SHOW POOLS" 2>&1 || true)
 assert_contains "$out" 'password authentication failed' "an admin with a wrong password is refused"
-out=$(PGPASSWORD=adminpw psql -X -h 127.0.0.1 -p "$PROXY_PORT" -U admin -d switchyard -c "PAUSE" 2>&1 || true)
-assert_contains "$out" 'not built yet' "PAUSE: clear error until built"
+out=$(PGPASSWORD=adminpw psql -X -h 127.0.0.1 -p "$PROXY_PORT" -U admin -d switchyard -c "RESUME" 2>&1 || true)
+assert_contains "$out" 'not paused' "RESUME when not paused: clear error (PAUSE/RESUME: test_stats_pause.sh)"
 assert_eq "1" "$(pg_proxy -c 'select 1')" "the proxy still serves"
 
 # SHUTDOWN stops the proxy.
