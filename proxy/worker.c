@@ -213,6 +213,12 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 		n = n->next; /* c may close */
 		pg_client_sweep(c, now);
 	}
+	n = w->my_clients.next;
+	while (n != &w->my_clients) {
+		struct my_client *c = container_of(n, struct my_client, node);
+		n = n->next; /* c may close */
+		my_client_sweep(c, now);
+	}
 }
 
 static void worker_reload(struct worker *w)

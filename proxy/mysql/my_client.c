@@ -661,3 +661,144 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	}
 }
+
+/* ---- query_timeout: KILL QUERY on another connection of the pool ---- */
+
+/* MySQL has no cancel key: the statement is stopped by `KILL QUERY <thread
+ * id>` sent on another server of the same pool (an idle one, or a new one
+ * when the timed-out server's slot frees up); its answer (OK, or ERR 1094
+ * when the statement already ended) is swallowed and the server released. */
+struct my_killer {
+	struct pool_waiter waiter;
+	uint32_t thread_id;
+	char addr[80];
+};
+
+static void killer_readable(void *link, struct server *s)
+{
+	struct my_killer *k = link;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t have = evbuffer_get_length(in);
+	if (have < MYC_HEADER_LEN)
+		return;
+	uint8_t h[MYC_HEADER_LEN + 1];
+	evbuffer_copyout(in, h, sizeof(h) <= have ? sizeof(h) : have);
+	size_t len = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16;
+	if (have < MYC_HEADER_LEN + len)
+		return;
+	bool ok = len > 0 && h[MYC_HEADER_LEN] == 0x00;
+	bool err = len > 0 && h[MYC_HEADER_LEN] == 0xff;
+	evbuffer_drain(in, MYC_HEADER_LEN + len);
+	log_info("query_timeout: KILL QUERY %u on %s: %s", k->thread_id, k->addr,
+		 ok ? "done" : err ? "refused (statement already over?)" : "unexpected answer");
+	bool clean = (ok || err) && evbuffer_get_length(in) == 0;
+	free(k);
+	pool_release(s, clean, false);
+}
+
+static void killer_failed(void *link, struct server *s, const char *why)
+{
+	struct my_killer *k = link;
+	log_warning("query_timeout: KILL QUERY %u on %s failed: %s", k->thread_id, k->addr, why);
+	free(k);
+}
+
+static void killer_writable(void *link, struct server *s)
+{
+}
+
+static const struct server_link_ops killer_link_ops = {
+	.readable = killer_readable,
+	.failed = killer_failed,
+	.writable = killer_writable,
+};
+
+static void killer_on_server(struct pool_waiter *wt, struct server *s)
+{
+	struct my_killer *k = container_of(wt, struct my_killer, waiter);
+	server_link(s, k, &killer_link_ops);
+	char sql[48];
+	snprintf(sql, sizeof(sql), "KILL QUERY %u", k->thread_id);
+	struct buf b;
+	buf_init(&b);
+	myc_put_query(&b, sql);
+	int rc = pg_bev_send(s->bev, &b);
+	buf_free(&b);
+	if (rc < 0) {
+		free(k);
+		pool_release(s, false, false);
+	}
+}
+
+static void killer_on_error(struct pool_waiter *wt, const char *sqlstate, const char *msg)
+{
+	struct my_killer *k = container_of(wt, struct my_killer, waiter);
+	log_warning("query_timeout: no server to send KILL QUERY %u on %s: %s", k->thread_id, k->addr, msg);
+	free(k);
+}
+
+static void kill_query(struct pool *pool, uint32_t thread_id)
+{
+	struct my_killer *k = calloc(1, sizeof(*k));
+	if (!k)
+		return;
+	k->thread_id = thread_id;
+	snprintf(k->addr, sizeof(k->addr), "%.79s", pool->addr.text);
+	k->waiter.on_server = killer_on_server;
+	k->waiter.on_error = killer_on_error;
+	pool_acquire(pool, &k->waiter);
+}
+
+/* Timeouts of an established session (worker's sweep, every 500 ms).
+ * A command over query_timeout: the client gets ERR 3024 and is closed,
+ * its server connection is closed and KILL QUERY is sent for the server
+ * thread on another connection of the pool.
+ * Idle clients get ERR 4031 (sequence id 0, like the server's own
+ * unsolicited errors) and are closed; a server left in a transaction is
+ * rolled back by the release on close. */
+void my_client_sweep(struct my_client *c, int64_t now)
+{
+	if (!c->cl || !c->logged_in)
+		return;
+	const struct cfg_pool_settings *st = &c->cl->settings;
+	switch (c->state) {
+	case MY_CL_ACTIVE:
+	case MY_CL_SYNC:
+	case MY_CL_WAIT_SERVER:
+		if (c->state == MY_CL_WAIT_SERVER || (c->state == MY_CL_SYNC && !c->cmd_pending))
+			return; /* query_wait_timeout covers the wait */
+		if (st->query_timeout_ms > 0 && now - c->query_start_ms > st->query_timeout_ms) {
+			struct pool *pool = c->pool;
+			uint32_t thread_id = c->server ? my_server_of(c->server)->thread_id : 0;
+			/* Closing releases the server unclean: it is closed, which
+			 * frees its slot for the KILL if the pool is full. */
+			my_client_close(c, 3024, "HY000", 1,
+					"Query execution was interrupted, maximum statement execution time exceeded"
+					" (query_timeout %lld ms)",
+					(long long)st->query_timeout_ms);
+			if (pool && thread_id)
+				kill_query(pool, thread_id);
+		}
+		return;
+	case MY_CL_IDLE:
+		break;
+	default:
+		return;
+	}
+	if (c->cmd_pending)
+		return;
+	bool in_tx = c->server && c->server->tx_status != 'I';
+	int64_t idle = now - c->last_activity_ms;
+	if (in_tx && st->idle_transaction_timeout_ms > 0 && idle > st->idle_transaction_timeout_ms) {
+		my_client_close(c, 4031, "HY000", 0,
+				"The client was disconnected by the server because of inactivity"
+				" (idle_transaction_timeout %lld ms)",
+				(long long)st->idle_transaction_timeout_ms);
+		return;
+	}
+	if (!in_tx && st->client_idle_timeout_ms > 0 && idle > st->client_idle_timeout_ms)
+		my_client_close(c, 4031, "HY000", 0,
+				"The client was disconnected by the server because of inactivity"
+				" (client_idle_timeout %lld ms)",
+				(long long)st->client_idle_timeout_ms);
+}

@@ -154,6 +154,10 @@ void my_client_set_state(struct my_client *c, enum my_client_state st);
 /* Queue for a server (MY_CL_WAIT_SERVER). */
 void my_client_request_server(struct my_client *c);
 
+/* Session timeouts (query_timeout, idle_transaction_timeout,
+ * client_idle_timeout); may close c. Called by the worker's sweep. */
+void my_client_sweep(struct my_client *c, int64_t now);
+
 /* Free closed clients (worker's deferred frees). */
 void my_client_reap(struct list *dead);
 
