@@ -3,7 +3,9 @@
 # as fast as possible (plain TCP, after a startup packet, with a RST), then
 # 2,000 logged-in clients kept idle. Afterwards the proxy's open fds return
 # to within a few of the baseline and VmRSS to within 32 MB of it (read from
-# /proc/PID), and clients still work.
+# /proc/PID), and clients still work. Server connections the pool keeps open
+# (the idle clients' sample queries open up to pool_size of them) are counted
+# from /metrics and taken off: every other descriptor must be gone.
 . "$(dirname "$0")/lib.sh"
 
 cfg=$SY_TMP/switchyard.ini
@@ -11,22 +13,29 @@ write_config "$cfg" pool_mode=transaction pool_size=10 workers=2 global.max_clie
 start_proxy "$cfg"
 fds() { find "/proc/$PROXY_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status"; }
+# server connections open (active + idle + pending), as the proxy reports them
+servers() {
+	curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/metrics" |
+		awk '/^switchyard_server_connections\{/ {n += $NF} END {print n + 0}'
+}
+# descriptors that are not pooled server connections
+client_fds() { echo $(($(fds) - $(servers))); }
 
 assert_eq 1 "$(pg_proxy -c 'SELECT 1')" "warm-up query"
-base_fds=$(fds)
+base_fds=$(client_fds)
 base_rss=$(rss)
-note "baseline: fds $base_fds, VmRSS $base_rss kB"
+note "baseline: fds $(fds) of which $base_fds not server connections, VmRSS $base_rss kB"
 
 res=$(timeout 120 "$PY" "$HERE/fault_clients.py" churn "$PROXY_PORT" 5000)
 note "churn: $res"
 assert_eq 0 "$(json_get "$res" connect_errors)" "all 5000 connections were accepted"
 assert_ok proxy_alive
 for i in $(seq 1 100); do
-	now_fds=$(fds)
+	now_fds=$(client_fds)
 	[ "$now_fds" -le $((base_fds + 5)) ] && break
 	sleep 0.1
 done
-note "after churn: fds $now_fds, VmRSS $(rss) kB"
+note "after churn: fds $now_fds (without $(servers) server connections), VmRSS $(rss) kB"
 [ "$now_fds" -le $((base_fds + 5)) ] && _ok "fds back to the baseline after churn" || fail "fds $now_fds vs $base_fds after churn"
 
 ulimit -n 8192
@@ -48,12 +57,13 @@ touch "$stop"
 wait "$idle_pid" || true
 
 for i in $(seq 1 100); do
-	now_fds=$(fds)
+	now_fds=$(client_fds)
 	[ "$now_fds" -le $((base_fds + 5)) ] && break
 	sleep 0.1
 done
 now_rss=$(rss)
-note "after: fds $now_fds, VmRSS $now_rss kB (baseline $base_fds, $base_rss kB)"
+note "after: fds $now_fds (without $(servers) server connections, at most pool_size 10), VmRSS $now_rss kB (baseline $base_fds, $base_rss kB)"
 [ "$now_fds" -le $((base_fds + 5)) ] && _ok "fds back to the baseline" || fail "fds $now_fds vs $base_fds"
+[ "$(servers)" -le 10 ] && _ok "server connections within pool_size" || fail "$(servers) server connections, pool_size 10"
 [ "$now_rss" -le $((base_rss + 32768)) ] && _ok "VmRSS within 32 MB of the baseline" || fail "VmRSS $now_rss kB vs $base_rss kB"
 assert_eq 1 "$(pg_proxy -c 'SELECT 1')" "a new client works afterwards"
