@@ -748,7 +748,7 @@ static void classify_stmt(struct scanner *sc, const struct cfg_strlist *wf, int 
 		parens++;
 		next_tok(sc, &t);
 	}
-	if (t.kind == TOK_EOF || (is_punct(&t, ';') && parens == 0)) {
+	if ((t.kind == TOK_EOF || is_punct(&t, ';')) && parens == 0) {
 		if (sc->exec_comment) /* a statement made only of a slash-star-bang comment */
 			set_write(st, "mysql executable comment");
 		else
