@@ -1,0 +1,108 @@
+/*
+ * probe.h — one monitor connection from the health thread to a node.
+ *
+ * probe.c owns the transport (a plain, non-blocking bufferevent: monitor
+ * connections do not use TLS, see docs/monitoring.md) and the common
+ * callbacks; probe_pg.c and probe_my.c speak the protocol: login, then
+ * one query at a time, whose answer they turn into a struct health_beat
+ * with the pure parsers of beat.h.
+ *
+ * The owner (health.c) keeps the timeouts: it calls probe_close() when a
+ * connect or a query takes too long. Every outcome is reported through
+ * probe_cb.event exactly once per step:
+ *   PROBE_EV_READY        logged in; the probe is idle
+ *   PROBE_EV_RESULT       the query in flight answered (beat != NULL)
+ *   PROBE_EV_QUERY_ERROR  the query failed with an SQL error; still idle
+ *   PROBE_EV_FAILED       the connection failed or closed; already
+ *                         closed (msg says why)
+ * The callback may call probe_close() or probe_query() on the probe.
+ */
+#ifndef SWITCHYARD_HEALTH_PROBE_H
+#define SWITCHYARD_HEALTH_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "health/beat.h"
+#include "util/buf.h"
+
+struct event_base;
+struct bufferevent;
+
+/* Who to log in as; copied out of a config snapshot. */
+struct probe_params {
+	char user[64];
+	char password[256];
+	bool has_password;
+	char database[64];
+};
+
+enum probe_state {
+	PROBE_CLOSED = 0,
+	PROBE_CONNECTING,
+	PROBE_LOGIN,
+	PROBE_IDLE,
+	PROBE_BUSY,
+};
+
+enum probe_event { PROBE_EV_READY, PROBE_EV_RESULT, PROBE_EV_QUERY_ERROR, PROBE_EV_FAILED };
+
+struct probe;
+
+struct probe_cb {
+	void (*event)(void *owner, struct probe *p, enum probe_event ev, const struct health_beat *b,
+		      const char *msg);
+};
+
+/* Protocol half (probe_pg.c / probe_my.c). */
+struct probe_proto {
+	/* TCP (or unix) connection established: start the login. */
+	void (*connected)(struct probe *p);
+	/* Bytes arrived. */
+	void (*readable)(struct probe *p);
+	/* Send the query for q (state PROBE_IDLE). 0, or -1 on no memory. */
+	int (*query)(struct probe *p, enum health_query q, enum node_role role);
+	/* Goodbye bytes (Terminate / COM_QUIT), sent best-effort before
+	 * closing a logged-in connection; may be NULL. */
+	void (*goodbye)(struct probe *p, struct buf *out);
+	/* Free proto state (p->proto). */
+	void (*free)(void *proto);
+};
+
+struct probe {
+	enum cfg_protocol protocol;
+	struct cfg_addr addr;
+	struct probe_params params;
+	struct event_base *base;
+	struct bufferevent *bev;
+	enum probe_state state;
+	enum health_query query;      /* in flight while PROBE_BUSY */
+	const struct probe_cb *cb;
+	void *owner;
+	const struct probe_proto *ops;
+	void *proto;                  /* the protocol half's state */
+	size_t max_packet;            /* answers above this fail the probe */
+};
+
+/* Open the connection (state PROBE_CONNECTING). The probe struct is the
+ * caller's; it is reusable after PROBE_EV_FAILED or probe_close(). 0, or
+ * -1 with *why set (nothing to close). */
+int probe_connect(struct probe *p, const char **why);
+
+/* Send the query for q; the probe must be PROBE_IDLE. 0 or -1 (on -1 the
+ * probe was failed: PROBE_EV_FAILED is not reported, the caller handles
+ * it). */
+int probe_query(struct probe *p, enum health_query q, enum node_role role);
+
+/* Close now (no event reported). Safe on a closed probe. */
+void probe_close(struct probe *p);
+
+/* For the protocol halves: write bytes; fail the probe (reports
+ * PROBE_EV_FAILED after closing); report an event. */
+int probe_write(struct probe *p, const void *data, size_t len);
+void probe_fail(struct probe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void probe_report(struct probe *p, enum probe_event ev, const struct health_beat *b,
+		  const char *msg);
+
+#endif
