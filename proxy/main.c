@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "health/health.h"
 #include "proxy/listener.h"
 #include "proxy/proxy.h"
 #include "proxy/stats_http.h"
@@ -120,6 +121,7 @@ static void reload(struct main_ctx *m)
 	cfg_unref(old);
 	tls_contexts_unref(oldt);
 	apply_logging(c);
+	health_apply_config(c);
 	workers_notify(px, WORKER_CMD_RELOAD);
 	log_info("reload done: configuration generation %llu", (unsigned long long)c->generation);
 	char done[64];
@@ -252,7 +254,7 @@ int main(int argc, char **argv)
 
 	struct main_ctx m = { .px = &px, .config_path = path };
 	m.base = event_base_new();
-	if (!m.base || listeners_open(&px) < 0 || workers_start(&px) < 0) {
+	if (!m.base || health_start(c) < 0 || listeners_open(&px) < 0 || workers_start(&px) < 0) {
 		log_error("start-up failed");
 		return 1;
 	}
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, SIG_IGN);
 	stats_http_stop(stats_port);
 	workers_join(&px);
+	health_stop();
 	listeners_close(&px);
 	event_free(m.join_check);
 	event_free(hup);

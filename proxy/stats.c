@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "health/beat.h"
 #include "pool/pg_server.h"
 #include "pool/pool.h"
 #include "proxy/pg/pg_client.h"
@@ -516,6 +517,29 @@ static void process_figures(struct stats_view *v)
 	}
 }
 
+/* The health thread's view of a node (NULL: never probed). */
+static void add_health(struct stats_node_row *r, struct node_state *n)
+{
+	if (!n)
+		return;
+	r->probed = true;
+	r->up = atomic_load(&n->up);
+	copy_str(r->reported_role, sizeof(r->reported_role),
+		 health_role_name((enum node_role)atomic_load(&n->role)));
+	r->lag_ms = atomic_load(&n->lag_ms);
+	r->last_beat_ms = atomic_load(&n->last_beat_ms);
+	r->beats_ok = atomic_load(&n->beats_ok);
+	r->beats_failed = atomic_load(&n->beats_failed);
+	r->position_reads = atomic_load(&n->position_reads);
+	struct position pos;
+	health_node_position(n, &pos, NULL);
+	if (pos.kind != POS_NONE)
+		pos_format(&pos, r->position, sizeof(r->position));
+	pthread_mutex_lock(&n->mu);
+	copy_str(r->health_error, sizeof(r->health_error), n->last_error);
+	pthread_mutex_unlock(&n->mu);
+}
+
 static void add_nodes(struct stats_view *v, const struct cfg *cfg)
 {
 	size_t n = 0;
@@ -552,6 +576,7 @@ static void add_nodes(struct stats_view *v, const struct cfg *cfg)
 			else if (r->pending > 0)
 				st = "connecting";
 			copy_str(r->state, sizeof(r->state), st);
+			add_health(r, health_node(cl->protocol, &cl->nodes[j].addr));
 		}
 	}
 }

@@ -187,6 +187,15 @@ struct stats_node_row {
 	char protocol[16];
 	char state[16];               /* up (has servers), failing, unused */
 	int active, idle, pending, waiting;
+	/* From the health thread (health/health.h); probed false: no state. */
+	bool probed;
+	bool up;                      /* heartbeats: up or down */
+	char reported_role[16];       /* as the node says: primary, replica, unknown */
+	int64_t lag_ms;               /* -1 unknown; huge: replication stopped */
+	char position[160];           /* pos_format(); "" none */
+	int64_t last_beat_ms;         /* wall clock of the last good beat; 0 none */
+	uint64_t beats_ok, beats_failed, position_reads;
+	char health_error[200];       /* the last heartbeat / position error */
 };
 
 /* The sum of all workers plus process-wide figures: what renderers show. */
@@ -263,5 +272,8 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *ou
 void stats_put_label_value(struct buf *out, const char *s);
 void stats_put_json_string(struct buf *out, const char *s);
 void stats_put_html(struct buf *out, const char *s);
+/* A node's lag for people: "12 ms", "unknown", "stopped" (replication
+ * threads not running), "n/a" (not probed). Returns out. */
+char *stats_format_lag(const struct stats_node_row *n, char *out, size_t cap);
 
 #endif

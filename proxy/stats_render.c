@@ -5,12 +5,15 @@
  * docs/monitoring.md lists every metric written here.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "proxy/stats.h"
+
+#include "health/beat.h" /* HEALTH_LAG_STALLED */
 
 static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -119,7 +122,11 @@ static void sample(struct buf *b, const char *name, double value, ...)
 	va_end(ap);
 	if (!first)
 		puts_(b, "}");
-	if (value == (double)(int64_t)value && value < 9e15 && value > -9e15)
+	if (isnan(value))
+		puts_(b, " NaN\n");
+	else if (isinf(value))
+		puts_(b, value > 0 ? " +Inf\n" : " -Inf\n");
+	else if (value == (double)(int64_t)value && value < 9e15 && value > -9e15)
 		putf(b, " %" PRId64 "\n", (int64_t)value);
 	else
 		putf(b, " %.6g\n", value);
@@ -150,6 +157,69 @@ static void histogram(struct buf *b, const char *name, const char *help, const s
 
 #define POOL_LABELS(p) "cluster", (p)->cluster, "node", (p)->node, "role", (p)->role, \
 	"database", (p)->database, "user", (p)->user, "protocol", "postgres"
+
+char *stats_format_lag(const struct stats_node_row *n, char *out, size_t cap)
+{
+	if (!n->probed)
+		snprintf(out, cap, "n/a");
+	else if (n->lag_ms < 0)
+		snprintf(out, cap, "unknown");
+	else if (n->lag_ms >= HEALTH_LAG_STALLED)
+		snprintf(out, cap, "stopped");
+	else
+		snprintf(out, cap, "%" PRId64 " ms", n->lag_ms);
+	return out;
+}
+
+/* Lag in seconds for /metrics: NaN unknown, +Inf replication stopped. */
+static double lag_seconds(int64_t ms)
+{
+	if (ms < 0)
+		return NAN;
+	if (ms >= HEALTH_LAG_STALLED)
+		return INFINITY;
+	return (double)ms / 1000.0;
+}
+
+#define NODE_LABELS(n) "cluster", (n)->cluster, "node", (n)->node, "protocol", (n)->protocol
+
+/* What the health thread knows of each node (health/health.h). */
+static void node_health_metrics(struct buf *b, const struct stats_view *v)
+{
+	head(b, "switchyard_node_up", "gauge", "1 when the node answers its heartbeats, 0 when it is down (down_after failed beats).");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed)
+			sample(b, "switchyard_node_up", v->nodes[i].up, NODE_LABELS(&v->nodes[i]), NULL);
+	head(b, "switchyard_node_reported_role", "gauge", "The role the node reports (pg_is_in_recovery / @@read_only), always 1.");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed)
+			sample(b, "switchyard_node_reported_role", 1, NODE_LABELS(&v->nodes[i]), "role",
+			       v->nodes[i].reported_role, NULL);
+	head(b, "switchyard_node_lag_seconds", "gauge", "Replication lag of the node (0 on a primary; NaN unknown; +Inf replication stopped).");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed)
+			sample(b, "switchyard_node_lag_seconds", lag_seconds(v->nodes[i].lag_ms),
+			       NODE_LABELS(&v->nodes[i]), NULL);
+	head(b, "switchyard_node_heartbeat_age_seconds", "gauge", "Time since the node's last good heartbeat (NaN: none yet).");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed)
+			sample(b, "switchyard_node_heartbeat_age_seconds",
+			       v->nodes[i].last_beat_ms ? (double)(v->now_ms - v->nodes[i].last_beat_ms) / 1000.0 : NAN,
+			       NODE_LABELS(&v->nodes[i]), NULL);
+	head(b, "switchyard_node_heartbeats_total", "counter", "Heartbeats of the node by result.");
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		const struct stats_node_row *n = &v->nodes[i];
+		if (!n->probed)
+			continue;
+		sample(b, "switchyard_node_heartbeats_total", (double)n->beats_ok, NODE_LABELS(n), "result", "ok", NULL);
+		sample(b, "switchyard_node_heartbeats_total", (double)n->beats_failed, NODE_LABELS(n), "result", "failed", NULL);
+	}
+	head(b, "switchyard_node_position_reads_total", "counter", "Replication positions read from the node (heartbeats included).");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed)
+			sample(b, "switchyard_node_position_reads_total", (double)v->nodes[i].position_reads,
+			       NODE_LABELS(&v->nodes[i]), NULL);
+}
 
 void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 {
@@ -210,6 +280,7 @@ void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 		sample(b, "switchyard_node_info", 1, "cluster", n->cluster, "node", n->node, "role", n->role,
 		       "protocol", n->protocol, NULL);
 	}
+	node_health_metrics(b, v);
 	head(b, "switchyard_server_connections", "gauge", "Server connections by pool and state.");
 	for (size_t i = 0; i < v->n_pools; i++) {
 		const struct stats_pool_row *p = &v->pools[i];
@@ -298,8 +369,27 @@ void stats_render_json(const struct stats_view *v, struct buf *b)
 		jstr(b, "role", n->role, true);
 		jstr(b, "protocol", n->protocol, true);
 		jstr(b, "state", n->state, true);
-		putf(b, "\"active\":%d,\"idle\":%d,\"pending\":%d,\"waiting\":%d}", n->active, n->idle, n->pending,
+		putf(b, "\"active\":%d,\"idle\":%d,\"pending\":%d,\"waiting\":%d", n->active, n->idle, n->pending,
 		     n->waiting);
+		if (n->probed) {
+			putf(b, ",\"health\":{\"up\":%s,", n->up ? "true" : "false");
+			jstr(b, "role", n->reported_role, true);
+			if (n->lag_ms < 0)
+				puts_(b, "\"lag_ms\":null,");
+			else
+				putf(b, "\"lag_ms\":%" PRId64 ",", n->lag_ms);
+			jstr(b, "position", n->position, true);
+			if (n->last_beat_ms)
+				putf(b, "\"last_beat_age_ms\":%" PRId64 ",", v->now_ms - n->last_beat_ms);
+			else
+				puts_(b, "\"last_beat_age_ms\":null,");
+			putf(b, "\"heartbeats_ok\":%" PRIu64 ",\"heartbeats_failed\":%" PRIu64
+				",\"position_reads\":%" PRIu64 ",",
+			     n->beats_ok, n->beats_failed, n->position_reads);
+			jstr(b, "last_error", n->health_error, false);
+			puts_(b, "}");
+		}
+		puts_(b, "}");
 	}
 	puts_(b, "],\"pools\":[");
 	for (size_t i = 0; i < v->n_pools; i++) {
@@ -424,7 +514,9 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 
 	puts_(b, "<h2>Clusters and nodes</h2><div class=\"scroll\"><table id=\"nodes\"><thead><tr>"
 		 "<th>cluster</th><th>node</th><th>role</th><th>state</th><th>protocol</th><th>lag</th>"
-		 "<th>active</th><th>idle</th><th>connecting</th><th>waiting</th></tr></thead><tbody>");
+		 "<th>active</th><th>idle</th><th>connecting</th><th>waiting</th>"
+		 "<th>health</th><th>reports</th><th>position</th><th>last beat</th><th>beats ok/failed</th>"
+		 "<th>last error</th></tr></thead><tbody>");
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		const struct stats_node_row *n = &v->nodes[i];
 		puts_(b, "<tr>");
@@ -433,11 +525,28 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 		td(b, n->role, n->role);
 		td(b, n->state, n->state);
 		td(b, NULL, n->protocol);
-		td(b, NULL, "n/a");
+		char lag[32], age[32], beats[48];
+		stats_format_lag(n, lag, sizeof(lag));
+		td(b, NULL, lag);
 		tdi(b, n->active);
 		tdi(b, n->idle);
 		tdi(b, n->pending);
 		tdi(b, n->waiting);
+		if (n->probed) {
+			td(b, n->up ? "up" : "down", n->up ? "up" : "down");
+			td(b, NULL, n->reported_role);
+			td(b, NULL, n->position[0] ? n->position : "-");
+			if (n->last_beat_ms)
+				snprintf(age, sizeof(age), "%.1f s ago", (double)(v->now_ms - n->last_beat_ms) / 1000.0);
+			else
+				snprintf(age, sizeof(age), "never");
+			td(b, NULL, age);
+			snprintf(beats, sizeof(beats), "%" PRIu64 " / %" PRIu64, n->beats_ok, n->beats_failed);
+			td(b, NULL, beats);
+			td(b, NULL, n->health_error);
+		} else {
+			puts_(b, "<td colspan=\"6\">not probed</td>");
+		}
 		puts_(b, "</tr>");
 	}
 	puts_(b, "</tbody></table></div>\n");

@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -78,7 +79,7 @@ static void complete_rows(struct buf *b, const char *cmd, size_t n)
 }
 
 /* Cells formatted into one scratch area per row. */
-#define MAX_COLS 16
+#define MAX_COLS 24
 struct row {
 	char cell[MAX_COLS][192];
 	const char *v[MAX_COLS];
@@ -89,6 +90,7 @@ static void cell(struct row *r, const char *fmt, ...) __attribute__((format(prin
 
 static void cell(struct row *r, const char *fmt, ...)
 {
+	assert(r->n < MAX_COLS);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(r->cell[r->n], sizeof(r->cell[r->n]), fmt, ap);
@@ -204,8 +206,10 @@ static void show_servers(const struct stats_view *v, struct buf *b)
 static void show_nodes(const struct stats_view *v, struct buf *b)
 {
 	static const char *const cols[] = { "cluster", "node", "role", "protocol", "state", "active", "idle",
-					    "connecting", "waiting" };
-	row_desc(b, cols, 9);
+					    "connecting", "waiting", "health", "reported_role", "lag",
+					    "position", "last_beat_age_s", "heartbeats_ok",
+					    "heartbeats_failed", "position_reads", "last_error" };
+	row_desc(b, cols, 18);
 	struct row r = { .n = 0 };
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		const struct stats_node_row *n = &v->nodes[i];
@@ -218,6 +222,19 @@ static void show_nodes(const struct stats_view *v, struct buf *b)
 		cell(&r, "%d", n->idle);
 		cell(&r, "%d", n->pending);
 		cell(&r, "%d", n->waiting);
+		char lag[32];
+		cell_s(&r, n->probed ? (n->up ? "up" : "down") : "");
+		cell_s(&r, n->probed ? n->reported_role : "");
+		cell_s(&r, stats_format_lag(n, lag, sizeof(lag)));
+		cell_s(&r, n->position);
+		if (n->probed && n->last_beat_ms)
+			cell(&r, "%.1f", (double)(v->now_ms - n->last_beat_ms) / 1000.0);
+		else
+			cell_s(&r, "");
+		cell(&r, "%" PRIu64, n->beats_ok);
+		cell(&r, "%" PRIu64, n->beats_failed);
+		cell(&r, "%" PRIu64, n->position_reads);
+		cell_s(&r, n->health_error);
 		send_row(b, &r);
 	}
 	complete_rows(b, "SHOW", v->n_nodes);
@@ -315,7 +332,7 @@ static void show_help(struct buf *b)
 		{ "SHOW POOLS", "server connection pools: size, active, idle, connecting, waiting clients" },
 		{ "SHOW CLIENTS", "client sessions (at most one second old)" },
 		{ "SHOW SERVERS", "server connections" },
-		{ "SHOW NODES", "configured nodes with role and connection state" },
+		{ "SHOW NODES", "configured nodes: role, connection state, health (heartbeats, lag, position)" },
 		{ "SHOW STATS", "totals: clients, queries, transactions, bytes, errors, timings" },
 		{ "SHOW CONFIG", "the settings in use" },
 		{ "SHOW EVENTS", "recent events (reloads, server connection failures, kills)" },

@@ -299,12 +299,78 @@ static void test_admin_show(void **state)
 	buf_free(&b);
 }
 
+/* Node rows with the health thread's state (health/health.h). */
+static void test_node_health(void **state)
+{
+	(void)state;
+	struct stats_view v;
+	make_view(&v);
+	struct stats_node_row rows[3] = {
+		{ .cluster = "app", .node = "10.0.0.1:5432", .role = "primary", .protocol = "postgres",
+		  .state = "up", .probed = true, .up = true, .reported_role = "primary", .lag_ms = 0,
+		  .position = "0/3000148", .last_beat_ms = 1700000000000 - 1500, .beats_ok = 40,
+		  .beats_failed = 1, .position_reads = 400 },
+		{ .cluster = "app", .node = "10.0.0.2:5432", .role = "replica", .protocol = "postgres",
+		  .state = "failing", .probed = true, .up = false, .reported_role = "replica",
+		  .lag_ms = INT64_MAX / 2, .beats_ok = 3, .beats_failed = 7,
+		  .health_error = "could not connect: <refused>" },
+		{ .cluster = "app", .node = "10.0.0.3:5432", .role = "replica", .protocol = "postgres",
+		  .state = "unused", .probed = false },
+	};
+	v.nodes = rows;
+	v.n_nodes = 3;
+	struct buf b;
+	buf_init(&b);
+	stats_render_prometheus(&v, &b);
+	const char *s = text(&b);
+	assert_non_null(strstr(s, "# TYPE switchyard_node_up gauge\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_up{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_up{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\"} 0\n"));
+	assert_null(strstr(s, "switchyard_node_up{cluster=\"app\",node=\"10.0.0.3:5432\""));
+	assert_non_null(strstr(s, "\nswitchyard_node_reported_role{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\",role=\"replica\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_lag_seconds{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 0\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_lag_seconds{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\"} +Inf\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_heartbeat_age_seconds{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 1.5\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_heartbeat_age_seconds{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\"} NaN\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_heartbeats_total{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\",result=\"failed\"} 7\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_position_reads_total{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 400\n"));
+	buf_reset(&b);
+	stats_render_json(&v, &b);
+	s = text(&b);
+	assert_non_null(strstr(s, "\"health\":{\"up\":true,\"role\":\"primary\",\"lag_ms\":0,\"position\":\"0/3000148\","
+				  "\"last_beat_age_ms\":1500,\"heartbeats_ok\":40,\"heartbeats_failed\":1,"
+				  "\"position_reads\":400,\"last_error\":\"\"}"));
+	assert_non_null(strstr(s, "\"health\":{\"up\":false,"));
+	assert_non_null(strstr(s, "\"last_beat_age_ms\":null,"));
+	assert_non_null(strstr(s, "\"node\":\"10.0.0.3:5432\",\"role\":\"replica\",\"protocol\":\"postgres\","
+				  "\"state\":\"unused\",\"active\":0,\"idle\":0,\"pending\":0,\"waiting\":0}]")); /* not probed: no health */
+	buf_reset(&b);
+	stats_render_html(&v, 0, &b);
+	s = text(&b);
+	assert_non_null(strstr(s, "<td class=\"up\">up</td><td>primary</td><td>0/3000148</td><td>1.5 s ago</td><td>40 / 1</td>"));
+	assert_non_null(strstr(s, "<td class=\"down\">down</td>"));
+	assert_non_null(strstr(s, "<td>stopped</td>"));
+	assert_non_null(strstr(s, "could not connect: &lt;refused&gt;"));
+	assert_non_null(strstr(s, "not probed"));
+	buf_reset(&b);
+	assert_int_equal(pg_admin_show(&v, "nodes", &b), 0);
+	int nt, nd;
+	char tag[64] = "";
+	walk(&b, &nt, &nd, tag, sizeof(tag));
+	assert_int_equal(nd, 3);
+	assert_string_equal(tag, "SHOW 3");
+	assert_non_null(memmem(b.data, b.len, "heartbeats_failed", 17));
+	assert_non_null(memmem(b.data, b.len, "0/3000148", 9));
+	assert_non_null(memmem(b.data, b.len, "stopped", 7));
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hist),     cmocka_unit_test(test_err_class), cmocka_unit_test(test_escapers),
 		cmocka_unit_test(test_prometheus), cmocka_unit_test(test_json),    cmocka_unit_test(test_html),
-		cmocka_unit_test(test_admin_show),
+		cmocka_unit_test(test_admin_show), cmocka_unit_test(test_node_health),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
