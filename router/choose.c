@@ -80,8 +80,9 @@ int route_choose_replica(struct route_candidate *cand, size_t n, enum cfg_load_b
 
 	switch (lb) {
 	case CFG_LB_LEAST_CONN:
-		/* Fewest connections; among equals the first after the cursor,
-		 * which moves on every call so equal replicas alternate. */
+		/* Fewest connections; among equals the first at or after the
+		 * cursor. The cursor moves past the one chosen on every call, so
+		 * equal replicas take turns. */
 		for (size_t k = 0; k < n; k++) {
 			size_t i = (cursor + k) % n;
 			if (usable(&cand[i], lb, max_lag_ms, need) &&
@@ -89,7 +90,7 @@ int route_choose_replica(struct route_candidate *cand, size_t n, enum cfg_load_b
 				best = (int)i;
 		}
 		if (rr)
-			*rr = cursor + 1;
+			*rr = best >= 0 ? (unsigned)best + 1 : cursor + 1;
 		break;
 	case CFG_LB_ROUND_ROBIN:
 		/* The cursor is the next index to try. */
@@ -98,7 +99,7 @@ int route_choose_replica(struct route_candidate *cand, size_t n, enum cfg_load_b
 			if (usable(&cand[i], lb, max_lag_ms, need)) {
 				best = (int)i;
 				if (rr)
-					*rr = (unsigned)(i + 1);
+					*rr = (unsigned)i + 1;
 				break;
 			}
 		}
