@@ -657,8 +657,14 @@ struct cfg *cfg_ref(struct cfg *c)
 
 void cfg_unref(struct cfg *c)
 {
-	if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+	if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+		void *d = atomic_load(&c->derived);
+		if (d) {
+			void (**destroy)(void *) = d;
+			(*destroy)(d);
+		}
 		cfg_free(c);
+	}
 }
 
 /* ---- lookups ---- */

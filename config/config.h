@@ -233,6 +233,11 @@ struct cfg {
 	struct cfg_shard_rule *shard_rules; size_t n_shard_rules;
 	struct cfg_user *users;           size_t n_users;
 	struct cfg_route *routes;         size_t n_routes;
+	/* Derived data other modules attach to the snapshot (the router's
+	 * compiled rules), set once with a compare-and-swap. It points to an
+	 * object whose first member is its destructor, `void (*free)(void *)`,
+	 * which the last cfg_unref calls; config/ never looks further. */
+	_Atomic(void *) derived;
 };
 
 /* One problem found while loading: "file:line: message". line is 0 when

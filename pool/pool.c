@@ -124,6 +124,17 @@ static void settings_from_cfg(struct pool_set *ps, struct pool_settings *st,
 	st->max_packet_size = (size_t)max_packet_size;
 }
 
+int pool_set_node_load(const struct pool_set *ps, enum cfg_protocol protocol, const struct cfg_addr *addr)
+{
+	int load = 0;
+	for (const struct list *n = ps->pools.next; n != &ps->pools; n = n->next) {
+		const struct pool *p = container_of(n, struct pool, node);
+		if (p->protocol == protocol && strcmp(p->addr.text, addr->text) == 0)
+			load += p->n_active + p->n_waiters;
+	}
+	return load;
+}
+
 struct pool *pool_get(struct pool_set *ps, enum cfg_protocol protocol, const struct cfg_addr *addr,
 		      const char *database, const char *user, const struct cfg_pool_settings *cs,
 		      uint64_t max_packet_size)

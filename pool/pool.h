@@ -139,6 +139,11 @@ void pool_cancel_wait(struct pool *p, struct pool_waiter *w);
  * query first (session end). A server that is not clean is closed. */
 void pool_release(struct server *s, bool clean, bool reset);
 
+/* Server connections of this worker to a node in use or asked for
+ * (active + waiting clients, all users and databases): the load that
+ * least_connections balances. */
+int pool_set_node_load(const struct pool_set *ps, enum cfg_protocol protocol, const struct cfg_addr *addr);
+
 /* Split pool_size across workers: worker `id` of `n` gets this many. */
 int pool_share(int total, int id, int n);
 

@@ -5,6 +5,7 @@
  * shutdown, stop) arrive as bytes on the worker's notify pipe.
  */
 #include "proxy/proxy.h"
+#include "proxy/route_pick.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -219,6 +220,8 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 		n = n->next; /* c may close */
 		my_client_sweep(c, now);
 	}
+	if (w->id == 0)
+		route_expire(now); /* shared read-your-writes state of idle keys */
 }
 
 static void worker_reload(struct worker *w)

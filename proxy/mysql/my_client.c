@@ -37,6 +37,7 @@
 #include "proxy/linger.h"
 #include "proxy/mysql/myauth.h"
 #include "proxy/mysql/myle.h"
+#include "proxy/mysql/my_route.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/proxy.h"
 #include "proxy/tls.h"
@@ -284,6 +285,7 @@ void my_client_reap(struct list *dead)
 		my_cmd_clear(&c->cur);
 		strmap_free(&c->stmts, my_pstmt_free);
 		my_vars_clear(&c->vars);
+		my_route_free(c);
 		OPENSSL_cleanse(c->sha1, sizeof(c->sha1));
 		free(c->user);
 		free(c->schema);
@@ -351,13 +353,12 @@ static void access_denied(struct my_client *c, bool with_password)
 			c->user ? c->user : "", c->host, with_password ? "YES" : "NO");
 }
 
-static int choose_pool(struct my_client *c)
+int my_client_use_node(struct my_client *c, int node_index)
 {
 	const struct cfg_cluster *cl = c->cl;
-	if (cl->n_nodes == 0)
+	if (node_index < 0 || (size_t)node_index >= cl->n_nodes)
 		return -1;
-	/* Read/write routing is router/'s (later): the primary for now. */
-	const struct cfg_node *node = &cl->nodes[0];
+	const struct cfg_node *node = &cl->nodes[node_index];
 	const char *server_user = c->u->server_user ? c->u->server_user : c->u->name;
 	c->pool = pool_get(c->w->pools, CFG_PROTO_MYSQL, &node->addr, cl->server_database, server_user,
 			   &cl->settings, c->cfg->global.max_packet_size);
@@ -382,7 +383,11 @@ static int choose_pool(struct my_client *c)
 
 static void auth_ok(struct my_client *c)
 {
-	if (choose_pool(c) < 0) {
+	if (my_route_init(c) < 0) {
+		my_client_close(c, 1041, "HY000", c->seq, "Out of memory");
+		return;
+	}
+	if (my_client_use_node(c, 0) < 0) {
 		my_client_close(c, 1105, "HY000", c->seq, "no server configured for cluster %s", c->cl->name);
 		return;
 	}
@@ -562,6 +567,8 @@ void my_client_request_server(struct my_client *c)
 	my_client_set_state(c, MY_CL_WAIT_SERVER);
 	c->wait_start_ms = worker_now_ms(c->w);
 	timer_start(c, c->cl->settings.query_wait_timeout_ms);
+	if (my_route_request(c) != 0)
+		return; /* waiting for a replica to catch up, or closed */
 	pool_acquire(c->pool, &c->waiter);
 }
 

@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "pool/my_server.h"
 #include "pool/pool.h"
+#include "proxy/route_pick.h"
 #include "proxy/mysql/myc.h"
 #include "proxy/mysql/myc_resp.h"
 #include "util/list.h"
@@ -75,7 +76,7 @@ struct my_cmd {
 };
 
 /* What the proxy sent on the server before the client's command. */
-enum my_hidden { MY_HID_NONE, MY_HID_INIT_DB, MY_HID_SET, MY_HID_PREPARE };
+enum my_hidden { MY_HID_NONE, MY_HID_INIT_DB, MY_HID_SET, MY_HID_PREPARE, MY_HID_GTID };
 
 struct my_client {
 	struct list node;             /* on worker->my_clients */
@@ -138,6 +139,16 @@ struct my_client {
 	uint64_t queries;
 	int64_t last_activity_ms;
 	int64_t query_start_ms;
+
+	/* Read/write routing (clusters with replicas; NULL otherwise). */
+	struct route_session *route;
+	struct event *route_retry;    /* created on first use: a read waiting for a replica */
+	const char *route_sql;        /* the command's statement while routing it (not owned) */
+	size_t route_sql_len;
+	char *route_wait_sql;         /* a copy while waiting for a replica (owned) */
+	bool route_wrote;             /* the transaction may have written on the primary */
+	bool route_gtid_ok;           /* the hidden SELECT @@last_gtid answered route_gtid */
+	struct position *route_gtid;  /* allocated with route */
 };
 
 /* A new connection accepted on a mysql `listen`; takes ownership of fd. */
@@ -151,7 +162,11 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 
 void my_client_set_state(struct my_client *c, enum my_client_state st);
 
-/* Queue for a server (MY_CL_WAIT_SERVER). */
+/* Point c->pool at node `node` of the client's cluster. 0 or -1. */
+int my_client_use_node(struct my_client *c, int node);
+
+/* Queue for a server (MY_CL_WAIT_SERVER), on the node route_pick chooses
+ * for c->route_sql (NULL: the login or a command without a statement). */
 void my_client_request_server(struct my_client *c);
 
 /* Session timeouts (query_timeout, idle_transaction_timeout,

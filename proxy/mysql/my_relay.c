@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "pool/pool.h"
+#include "proxy/mysql/my_route.h"
 #include "proxy/mysql/my_sql.h"
 #include "proxy/mysql/myle.h"
 #include "proxy/pg/pg_evbuf.h"
@@ -295,6 +296,13 @@ static bool next_command(struct my_client *c)
 		return true;
 	}
 	struct my_cmd *cur = &c->cur;
+	if (cmd == COM_QUERY && look == len && my_route_intercept(c, (const char *)mc.text.p, mc.text.len)) {
+		/* switchyard_route / switchyard_key: the proxy's own settings. */
+		drain_command(c, len);
+		send_ok(c, 1);
+		c->cmd_pending = false;
+		return true;
+	}
 	if (cmd == COM_QUERY) {
 		struct my_sql_scan sc;
 		my_sql_scan((const char *)mc.text.p, mc.text.len, &sc);
@@ -356,7 +364,24 @@ static bool next_command(struct my_client *c)
 	}
 	c->query_start_ms = c->last_activity_ms;
 	if (!c->server) {
+		/* The statement routing looks at (valid during the call). */
+		c->route_sql = NULL;
+		c->route_sql_len = 0;
+		if (cmd == COM_QUERY) {
+			c->route_sql = (const char *)mc.text.p;
+			c->route_sql_len = mc.text.len;
+		} else if (cmd == COM_STMT_PREPARE && cur->text) {
+			c->route_sql = cur->text;
+			c->route_sql_len = strlen(cur->text);
+		} else if (cmd == COM_STMT_EXECUTE) {
+			struct my_pstmt *ps = pstmt_get(c, cur->stmt_id);
+			if (ps && ps->sql) {
+				c->route_sql = ps->sql;
+				c->route_sql_len = strlen(ps->sql);
+			}
+		}
 		my_client_request_server(c);
+		c->route_sql = NULL;
 		return false;
 	}
 	run(c);
@@ -529,9 +554,33 @@ static void hidden_s2c(struct my_client *c)
 			my_client_close(c, 2027, "HY000", 1, "Malformed packet from the server: %s", myc_err_str(rc));
 			return;
 		}
+		if (c->hidden == MY_HID_GTID && c->resp.last == MYC_PKT_ROW) {
+			struct myc_reader rd;
+			myc_reader_init(&rd, f.payload, f.len);
+			bool is_null = false;
+			struct myc_str v = myc_read_lenenc_str(&rd, &is_null);
+			if (!rd.bad && !is_null && v.len < 1024) {
+				my_route_note_gtid(c, (const char *)v.p, v.len);
+				c->route_gtid_ok = true;
+			}
+		}
 		if (c->resp.last == MYC_PKT_PREPARE_OK) {
 			struct myc_stmt_prepare_ok po;
 			c->hid_params = myc_parse_stmt_prepare_ok(f.payload, f.len, &po) == 0 ? po.num_params : 0;
+		}
+		if (rc == MYC_RESP_DONE && c->hidden == MY_HID_GTID) {
+			/* The position of the write the client just made (or,
+			 * where @@last_gtid is unknown, none: ryw_window). */
+			evbuffer_drain(in, total);
+			if (!c->resp.error && (c->resp.last == MYC_PKT_OK || c->resp.last == MYC_PKT_EOF))
+				my_server_set_status(s, c->resp.status);
+			if (!c->route_gtid_ok)
+				my_route_note_gtid(c, NULL, 0);
+			c->hidden = MY_HID_NONE;
+			my_client_set_state(c, MY_CL_IDLE);
+			maybe_release(c);
+			my_relay_client_input(c);
+			return;
 		}
 		if (rc == MYC_RESP_DONE && c->resp.error) {
 			struct myc_errp e;
@@ -583,6 +632,7 @@ static void hidden_s2c(struct my_client *c)
 						   c->cl->settings.max_prepared_statements);
 			break;
 		}
+		case MY_HID_GTID: /* handled above */
 		case MY_HID_NONE:
 			break;
 		}
@@ -934,6 +984,22 @@ static void finished(struct my_client *c)
 	if (!(ms->status & SERVER_STATUS_IN_TRANS))
 		c->w->counters.transactions++;
 	my_cmd_clear(cur);
+	if (!(ms->status & SERVER_STATUS_IN_TRANS) && c->route) {
+		if (c->hold_diag || c->pool_mode == CFG_POOL_SESSION) {
+			/* SHOW WARNINGS must see this command's, not ours; a
+			 * session keeps its server: the window rule covers it. */
+			if (c->route_wrote) {
+				c->route_wrote = false;
+				my_route_note_gtid(c, NULL, 0);
+			}
+		} else if (my_route_wants_gtid(c)) {
+			struct buf b;
+			buf_init(&b);
+			myc_put_query(&b, "SELECT @@last_gtid");
+			send_hidden(c, MY_HID_GTID, COM_QUERY, &b);
+			return;
+		}
+	}
 	my_client_set_state(c, MY_CL_IDLE);
 	maybe_release(c);
 	my_relay_client_input(c);

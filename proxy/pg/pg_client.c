@@ -32,6 +32,7 @@
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_prepared.h"
 #include "proxy/pg/pg_relay.h"
+#include "proxy/pg/pg_route.h"
 #include "proxy/pg/pg_sql.h"
 #include "proxy/proxy.h"
 #include "proxy/tls.h"
@@ -281,6 +282,7 @@ void pg_client_reap(struct list *dead)
 		OPENSSL_cleanse(c->client_key, sizeof(c->client_key));
 		pg_prepared_clear(&c->prepared);
 		pg_opq_free(&c->opq);
+		pg_route_free(c);
 		free_params(c->want, c->n_want);
 		free_params(c->seen, c->n_seen);
 		free(c->want);
@@ -458,9 +460,6 @@ static int answer_tls_yes(struct pg_client *c)
 	return send(bufferevent_getfd(c->bev), &b, 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* Everything after the client has proven who it is: find the pool and
- * queue for a server. */
-static int choose_pool(struct pg_client *c);
 
 /* Between transactions a pooled client moves to the current config
  * snapshot, so that a reload (pool sizes, nodes, users) reaches it too.
@@ -484,7 +483,7 @@ static int follow_reload(struct pg_client *c)
 	c->u = u;
 	c->listen = li; /* NULL when its section is gone (the socket stays until restart) */
 	cfg_unref(old);
-	if (choose_pool(c) < 0) {
+	if (pg_route_init(c) < 0 || pg_client_use_node(c, 0) < 0) {
 		pg_client_close(c, "08006", "no server configured for database \"%s\"", c->database);
 		return -1;
 	}
@@ -502,6 +501,8 @@ void pg_client_request_server(struct pg_client *c)
 		c->held = true; /* RESUME (worker_resume) queues it */
 		return;
 	}
+	if (pg_route_request(c) != 0)
+		return; /* waiting for a replica to catch up, or closed */
 	pool_acquire(c->pool, &c->waiter);
 }
 
@@ -512,17 +513,17 @@ void pg_client_resume(struct pg_client *c)
 	if (proxy_cluster_paused(c->w->proxy, c->cl->name))
 		return;
 	c->held = false;
+	if (pg_route_request(c) != 0)
+		return;
 	pool_acquire(c->pool, &c->waiter);
 }
 
-static int choose_pool(struct pg_client *c)
+int pg_client_use_node(struct pg_client *c, int node_index)
 {
 	const struct cfg_cluster *cl = c->cl;
-	if (cl->n_nodes == 0)
+	if (node_index < 0 || (size_t)node_index >= cl->n_nodes)
 		return -1;
-	/* Read/write routing is router/'s job (later); until then every
-	 * session goes to the primary, or the first node when there is none. */
-	const struct cfg_node *node = &cl->nodes[0];
+	const struct cfg_node *node = &cl->nodes[node_index];
 	const char *server_user = c->u->server_user ? c->u->server_user : c->u->name;
 	c->pool = pool_get(c->w->pools, CFG_PROTO_POSTGRES, &node->addr, cl->server_database, server_user,
 			   &cl->settings, c->cfg->global.max_packet_size);
@@ -567,7 +568,11 @@ static void auth_done(struct pg_client *c)
 		pg_admin_start(c); /* database "switchyard": no server */
 		return;
 	}
-	if (choose_pool(c) < 0) {
+	if (pg_route_init(c) < 0) {
+		pg_client_close(c, "53200", "out of memory");
+		return;
+	}
+	if (pg_client_use_node(c, 0) < 0) {
 		pg_client_close(c, "08006", "no server configured for database \"%s\"", c->database);
 		return;
 	}

@@ -19,6 +19,7 @@
 #include "pool/pool.h"
 #include "proxy/pg/pg_auth.h"
 #include "proxy/pg/pg_opq.h"
+#include "proxy/route_pick.h"
 #include "proxy/stats.h"
 #include "util/strmap.h"
 #include "util/list.h"
@@ -116,6 +117,15 @@ struct pg_client {
 	struct pg_opq opq;            /* requests in flight on the linked server */
 	bool pinned;                  /* session state on the server: keep it */
 	bool held;                    /* in CL_WAIT_SERVER, not queued: its cluster is paused */
+	/* Read/write routing (clusters with replicas; NULL otherwise: it is
+	 * large, and most clients of a primary-only cluster never need it). */
+	struct route_session *route;
+	struct event *route_retry;    /* created on first use: a read waiting for a replica */
+	int route_node;               /* node serving the current transaction */
+	bool route_wrote;             /* it may have written on the primary */
+	bool lsn_wait;                /* asking that server its WAL position (read-your-writes) */
+	bool route_lsn_ok;            /* ... and it answered route_lsn */
+	uint64_t route_lsn;
 	/* Admin console: a PAUSE waiting for transactions to finish. */
 	struct event *admin_wait;
 	char *admin_pause;            /* the cluster name, or NULL for all */
@@ -134,6 +144,10 @@ void client_set_state(struct pg_client *c, enum client_state st);
 
 /* Authenticate c->u (found in the config or by auth_query). */
 void pg_client_begin_auth(struct pg_client *c);
+
+/* Point c->pool at node `node` of the client's cluster (credentials
+ * refreshed). 0, or -1 when there is no such node or no memory. */
+int pg_client_use_node(struct pg_client *c, int node);
 
 /* Queue for a server from the client's pool (CL_WAIT_SERVER). */
 void pg_client_request_server(struct pg_client *c);

@@ -29,6 +29,7 @@
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_prepared.h"
 #include "proxy/pg/pg_relay.h"
+#include "proxy/pg/pg_route.h"
 #include "proxy/pg/pg_sql.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
@@ -282,6 +283,21 @@ static bool client_query(struct pg_client *c, size_t total)
 	struct pg_sql_scan sc;
 	pg_sql_scan(text, tl, &sc);
 
+	if (pg_route_enabled(c) && tl == (size_t)got && got < SCAN_PREFIX) {
+		struct buf b;
+		buf_init(&b);
+		if (pg_route_intercept(c, &b)) {
+			pgc_put_ready(&b, c->server->tx_status);
+			if (b.oom || push_fake(c, &b) < 0) {
+				buf_free(&b);
+				pg_client_close(c, "53200", "out of memory");
+				return false;
+			}
+			buf_free(&b);
+			return false;
+		}
+		buf_free(&b);
+	}
 	if ((sc.flags & PG_SQL_BEGIN) && c->pool_mode == CFG_POOL_STATEMENT) {
 		evbuffer_drain(in, total);
 		refuse_query(c, "25000", "transaction blocks are not allowed in statement pooling mode");
@@ -316,8 +332,8 @@ void pg_pooled_c2s(struct pg_client *c)
 	struct pgc_limits lim = limits(c);
 	for (;;) {
 		flush_fakes(c);
-		if (!c->server)
-			return;
+		if (!c->server || c->lsn_wait)
+			return; /* the client's next request waits for the position */
 		struct evbuffer *out = bufferevent_get_output(c->server->bev);
 		if (evbuffer_get_length(out) >= PG_RELAY_HIGH) {
 			bufferevent_disable(c->bev, EV_READ);
@@ -497,6 +513,23 @@ void pg_pooled_s2c(struct pg_client *c)
 		size_t total = (size_t)h.len + 1;
 		struct pg_op *op = pg_opq_head(&c->opq);
 
+		if (op && op->kind == PG_OP_LSN) {
+			/* The answer to the proxy's own position query. */
+			struct pgc_msg m;
+			if (pg_evbuf_next(in, &lim, &m) <= 0)
+				return;
+			pg_route_lsn_message(c, &m);
+			evbuffer_drain(in, total);
+			if (h.type != 'Z')
+				continue;
+			pg_opq_pop(&c->opq);
+			if (pg_relay_maybe_detach(c))
+				return;
+			pg_pooled_c2s(c); /* what the client sent meanwhile */
+			if (c->state == CL_CLOSED || !c->server)
+				return;
+			continue;
+		}
 		if (h.type == 'S' && total <= INSPECT_MAX) {
 			struct pgc_msg m;
 			if (pg_evbuf_next(in, &lim, &m) <= 0)
@@ -533,6 +566,9 @@ void pg_pooled_s2c(struct pg_client *c)
 				pg_client_close(c, "25000", "transaction blocks are not allowed in statement pooling mode");
 				return;
 			}
+			if (status == 'I' && c->outstanding == 0 && c->opq.len == 0 && c->c2s_left == 0 &&
+			    pg_route_txn_end(c))
+				continue; /* its position first, then the server goes back */
 			if (pg_relay_maybe_detach(c))
 				return;
 			continue;

@@ -14,12 +14,16 @@
 #include <stdint.h>
 
 #include "pool/pg_stmt_cache.h"
+#include "router/classify.h"
 #include "util/strmap.h"
 
 struct pg_pstmt {
 	char srvname[PG_STMT_NAME_MAX];   /* "sy_" + 24 hex digits */
 	uint8_t *parse_msg;               /* a whole Parse message naming srvname */
 	size_t parse_len;
+	/* Routing: classified once, at the first Bind that needs it. */
+	bool classified;
+	struct route_stmt route;
 };
 
 /* The parts of a Parse body, as slices of it. */

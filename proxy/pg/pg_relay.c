@@ -15,6 +15,7 @@
 #include "pool/pool.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_pooled.h"
+#include "proxy/pg/pg_route.h"
 #include "proxy/pg/pg_sql.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
@@ -288,6 +289,27 @@ void pg_relay_idle_input(struct pg_client *c)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		pg_client_close(c, NULL, "client sent Terminate");
 		return;
+	}
+	/* SET switchyard.route / switchyard.key: the proxy's own settings. */
+	if (h.type == 'Q' && pg_route_enabled(c)) {
+		struct buf b;
+		buf_init(&b);
+		bool any = false;
+		while (h.type == 'Q' && pg_route_intercept(c, &b)) {
+			pgc_put_ready(&b, 'I');
+			any = true;
+			if (pg_evbuf_peek_header(in, &lim, &h) <= 0)
+				break;
+		}
+		if (any) {
+			pg_bev_send(c->bev, &b);
+			buf_free(&b);
+			if (evbuffer_get_length(in) == 0)
+				return;
+			pg_relay_idle_input(c);
+			return;
+		}
+		buf_free(&b);
 	}
 	pg_client_request_server(c);
 }
