@@ -9,6 +9,9 @@
 #   fleet.sh restart-pg-primary DIR      start it again, wait until it accepts connections
 #   fleet.sh kill NODE DIR / restart NODE DIR
 #                                        NODE: pg-primary pg-replica my-primary my-replica
+#   fleet.sh add-pg-replica NAME PORT DIR  one more PostgreSQL streaming replica
+#                                        (pg_basebackup, no slot) on PORT; safe twice
+#   fleet.sh drop-pg-replica NAME DIR    stop it and delete its data
 #
 # What runs (all on 127.0.0.1):
 #   PostgreSQL 15 primary + streaming replica (pg_basebackup -R, slot), run as
@@ -37,7 +40,7 @@ die() { echo "fleet: $*" >&2; exit 1; }
 say() { echo "fleet: $*" >&2; }
 
 usage() {
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -46,9 +49,15 @@ CMD=$1
 shift
 NODE=
 case "$CMD" in
-kill | restart)
+kill | restart | drop-pg-replica)
 	NODE=$1
 	shift
+	[ $# -ge 1 ] || usage
+	;;
+add-pg-replica)
+	NODE=$1
+	EXTRA_PORT=${2:-}
+	shift 2 || usage
 	[ $# -ge 1 ] || usage
 	;;
 kill-pg-primary) CMD=kill NODE=pg-primary ;;
@@ -482,6 +491,10 @@ cmd_stop() {
 	load_env || { say "nothing to stop in $DIR"; return 0; }
 	pg_stop "$PGDATA_PRIMARY" &
 	pg_stop "$PGDATA_REPLICA" &
+	local extra
+	for extra in "$FLEET_RUN"/pg/extra_*/; do
+		[ -d "$extra" ] && pg_stop "${extra%/}" &
+	done
 	my_stop replica &
 	my_stop primary &
 	wait
@@ -550,8 +563,37 @@ node_restart() {
 	say "$NODE is up"
 }
 
+extra_pg_replica_add() {
+	load_env || die "no fleet in $DIR"
+	[[ "$NODE" =~ ^[a-z0-9_]+$ ]] || die "replica names are [a-z0-9_]+"
+	[[ "$EXTRA_PORT" =~ ^[0-9]+$ ]] || die "bad port '$EXTRA_PORT'"
+	local data=$FLEET_RUN/pg/extra_$NODE log=$FLEET_RUN/pg/extra_$NODE.log
+	if [ ! -f "$data/.initialized" ]; then
+		pg_stop "$data" 2>/dev/null || true
+		rm -rf "$data"
+		as_pg env PGPASSWORD=repl "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U repl \
+			-D "$data" -R -X stream -c fast --no-sync >"$log.basebackup" 2>&1 ||
+			{ cat "$log.basebackup" >&2; die "pg_basebackup for $NODE failed"; }
+		printf '\n# extra replica %s\nport = %s\n' "$NODE" "$EXTRA_PORT" >>"$data/postgresql.conf"
+		as_pg touch "$data/.initialized"
+	fi
+	pg_start "$data" "$log"
+	say "pg replica $NODE is up on 127.0.0.1:$EXTRA_PORT"
+}
+
+extra_pg_replica_drop() {
+	load_env || die "no fleet in $DIR"
+	[[ "$NODE" =~ ^[a-z0-9_]+$ ]] || die "replica names are [a-z0-9_]+"
+	local data=$FLEET_RUN/pg/extra_$NODE
+	pg_stop "$data"
+	rm -rf "$data" "$FLEET_RUN/pg/extra_$NODE.log" "$FLEET_RUN/pg/extra_$NODE.log.basebackup"
+	say "pg replica $NODE dropped"
+}
+
 case "$CMD" in
 start) cmd_start ;;
+add-pg-replica) extra_pg_replica_add ;;
+drop-pg-replica) extra_pg_replica_drop ;;
 stop) cmd_stop ;;
 destroy) cmd_destroy ;;
 status) cmd_status ;;
