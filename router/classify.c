@@ -867,12 +867,12 @@ void route_classify(const char *sql, size_t len, enum route_dialect d,
 {
 	memset(out, 0, sizeof(*out));
 	out->cls = ROUTE_CLASS_READ;
-	if (!sql)
+	if (!sql || len == 0) {
+		sql = "";
 		len = 0;
+	}
 	struct scanner sc = { .p = sql, .end = sql + len, .d = d };
-	if (len == 0)
-		sc.p = sc.end = "";
-	out->hint = leading_hint(sc.p, len, d);
+	out->hint = leading_hint(sql, len, d);
 
 	size_t n_stmts = 0;
 	while (sc.p < sc.end) {

@@ -1,0 +1,1 @@
+SELECT a, b FROM t WHERE x = 'for update' ORDER BY a

@@ -1,0 +1,1 @@
+/* switchyard: replica */ SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED

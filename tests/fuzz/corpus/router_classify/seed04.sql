@@ -1,0 +1,1 @@
+EXPLAIN (ANALYZE true, BUFFERS) UPDATE t SET a = nextval('s')

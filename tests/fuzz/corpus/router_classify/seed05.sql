@@ -1,0 +1,1 @@
+SELECT $tag$ ; DELETE $$ $tag$, E'\' into', "for"; SELECT pg_advisory_lock(1)

@@ -1,0 +1,1 @@
+SET SESSION switchyard.route TO 'replica'; SET switchyard.key = 'checkout'

@@ -1,0 +1,1 @@
+SET @@session.switchyard_route = 'replica'; SELECT GET_LOCK('x', 1) # c

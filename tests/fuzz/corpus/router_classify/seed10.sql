@@ -1,0 +1,2 @@
+/* a /* nested */ b */ -- line
+START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT
