@@ -92,7 +92,7 @@ const struct cfg_key cfg_keys[] = {
 	/* [cluster.NAME] and [shard.CLUSTER.SHARD]: the servers */
 	KN(primary, T_ADDR, NULL, NULL, 0, RELOAD, LIVE),
 	KN(replicas, CFG_T_ADDR_LIST, NULL, NULL, 0, RELOAD, LIVE),
-	KN(replica_weights, T_MAP, NULL, NULL, 0, RELOAD, LATER),
+	KN(replica_weights, T_MAP, NULL, NULL, 0, RELOAD, LIVE),
 
 	/* [cluster.NAME] and [shard.CLUSTER.SHARD]: pool and routing */
 	KP("pool_mode", pool_mode, T_ENUM, "transaction", cfg_enum_pool_mode, 0, RELOAD, LIVE),
@@ -110,26 +110,26 @@ const struct cfg_key cfg_keys[] = {
 	KP("client_login_timeout", client_login_timeout_ms, T_DUR, "10s", NULL, 0, RELOAD, LIVE),
 	KP("pin_policy", pin_policy, T_ENUM, "pin", cfg_enum_pin_policy, 0, RELOAD, LIVE),
 	KP("max_prepared_statements", max_prepared_statements, T_INT, "500", NULL, 0, RELOAD, LIVE),
-	KP("read_write_split", read_write_split, T_BOOL, "on", NULL, 0, RELOAD, LATER),
-	KP("read_only_transactions", read_only_transactions, T_ENUM, "primary", cfg_enum_ro_tx, 0, RELOAD, LATER),
-	KP("load_balance", load_balance, T_ENUM, "least_connections", cfg_enum_load_balance, 0, RELOAD, LATER),
-	KP("replica_fallback", replica_fallback, T_ENUM, "primary", cfg_enum_fallback, 0, RELOAD, LATER),
-	KP("max_replica_lag", max_replica_lag_ms, T_DUR, "10s", NULL, 0, RELOAD, LATER),
-	KP("read_your_writes", read_your_writes, T_ENUM, "lsn", cfg_enum_ryw, 0, RELOAD, LATER),
-	KP("ryw_window", ryw_window_ms, T_DUR, "2s", NULL, 0, RELOAD, LATER),
-	KP("ryw_wait", ryw_wait_ms, T_DUR, "100ms", NULL, 0, RELOAD, LATER),
-	KP("monotonic_reads", monotonic_reads, T_BOOL, "on", NULL, 0, RELOAD, LATER),
-	KP("consistency_scope", consistency_scope, T_ENUM, "connection", cfg_enum_scope, 0, RELOAD, LATER),
-	KP("write_functions", write_functions, T_LIST, NULL, NULL, 0, RELOAD, LATER),
-	KP("heartbeat_interval", heartbeat_interval_ms, T_DUR, "500ms", NULL, 0, RELOAD, LATER),
-	KP("replica_position_interval", replica_position_interval_ms, T_DUR, "50ms", NULL, 0, RELOAD, LATER),
-	KP("down_after", down_after, T_INT, "3", NULL, 1, RELOAD, LATER),
-	KP("up_after", up_after, T_INT, "3", NULL, 1, RELOAD, LATER),
+	KP("read_write_split", read_write_split, T_BOOL, "on", NULL, 0, RELOAD, LIVE),
+	KP("read_only_transactions", read_only_transactions, T_ENUM, "primary", cfg_enum_ro_tx, 0, RELOAD, LIVE),
+	KP("load_balance", load_balance, T_ENUM, "least_connections", cfg_enum_load_balance, 0, RELOAD, LIVE),
+	KP("replica_fallback", replica_fallback, T_ENUM, "primary", cfg_enum_fallback, 0, RELOAD, LIVE),
+	KP("max_replica_lag", max_replica_lag_ms, T_DUR, "10s", NULL, 0, RELOAD, LIVE),
+	KP("read_your_writes", read_your_writes, T_ENUM, "lsn", cfg_enum_ryw, 0, RELOAD, LIVE),
+	KP("ryw_window", ryw_window_ms, T_DUR, "2s", NULL, 0, RELOAD, LIVE),
+	KP("ryw_wait", ryw_wait_ms, T_DUR, "100ms", NULL, 0, RELOAD, LIVE),
+	KP("monotonic_reads", monotonic_reads, T_BOOL, "on", NULL, 0, RELOAD, LIVE),
+	KP("consistency_scope", consistency_scope, T_ENUM, "connection", cfg_enum_scope, 0, RELOAD, LIVE),
+	KP("write_functions", write_functions, T_LIST, NULL, NULL, 0, RELOAD, LIVE),
+	KP("heartbeat_interval", heartbeat_interval_ms, T_DUR, "500ms", NULL, 0, RELOAD, LIVE),
+	KP("replica_position_interval", replica_position_interval_ms, T_DUR, "50ms", NULL, 0, RELOAD, LIVE),
+	KP("down_after", down_after, T_INT, "3", NULL, 1, RELOAD, LIVE),
+	KP("up_after", up_after, T_INT, "3", NULL, 1, RELOAD, LIVE),
 	KP("failover", failover, T_ENUM, "off", cfg_enum_failover, 0, RELOAD, LATER),
 	KP("failover_command", failover_command, T_STR, NULL, NULL, 0, RELOAD, LATER),
 	KP("failover_wait", failover_wait_ms, T_DUR, "10s", NULL, 0, RELOAD, LATER),
-	KP("monitor_user", monitor_user, T_STR, NULL, NULL, 0, RELOAD, LATER),
-	KP("monitor_password", monitor_password, T_STR, NULL, NULL, 0, RELOAD, LATER),
+	KP("monitor_user", monitor_user, T_STR, NULL, NULL, 0, RELOAD, LIVE),
+	KP("monitor_password", monitor_password, T_STR, NULL, NULL, 0, RELOAD, LIVE),
 
 	/* [shard_rule.CLUSTER.NAME] (the whole section is LATER, see below) */
 	KR(tables, T_LIST, NULL, NULL, 0, RELOAD, LATER),
@@ -145,14 +145,14 @@ const struct cfg_key cfg_keys[] = {
 	KU(server_password, T_STR, NULL, NULL, 0, RELOAD, LIVE),
 	KU(pool_mode, T_ENUM, NULL, cfg_enum_pool_mode, 0, RELOAD, LIVE),
 	KU(max_user_connections, T_INT, "0", NULL, 0, RELOAD, LATER),
-	KU(default_target, T_ENUM, NULL, cfg_enum_default_target, 0, RELOAD, LATER),
+	KU(default_target, T_ENUM, NULL, cfg_enum_default_target, 0, RELOAD, LIVE),
 
 	/* [route.CLUSTER.NAME] (the whole section is LATER, see below) */
-	KT(match, CFG_T_REGEX, NULL, NULL, 0, RELOAD, LATER),
-	KT(user, T_STR, NULL, NULL, 0, RELOAD, LATER),
-	KT(database, T_STR, NULL, NULL, 0, RELOAD, LATER),
-	KT(client_addr, T_STR, NULL, NULL, 0, RELOAD, LATER),
-	KT(target, CFG_T_TARGET, NULL, NULL, 0, RELOAD, LATER),
+	KT(match, CFG_T_REGEX, NULL, NULL, 0, RELOAD, LIVE),
+	KT(user, T_STR, NULL, NULL, 0, RELOAD, LIVE),
+	KT(database, T_STR, NULL, NULL, 0, RELOAD, LIVE),
+	KT(client_addr, T_STR, NULL, NULL, 0, RELOAD, LIVE),
+	KT(target, CFG_T_TARGET, NULL, NULL, 0, RELOAD, LIVE),
 };
 const size_t cfg_n_keys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 
@@ -165,7 +165,7 @@ const struct cfg_sec_info cfg_sections[CFG_S__COUNT] = {
 	[CFG_S_SHARD] = { "shard", { CFG_G_NODES, CFG_G_POOL }, 2, LATER },
 	[CFG_S_SHARD_RULE] = { "shard_rule", { CFG_G_SHARD_RULE }, 1, LATER },
 	[CFG_S_USER] = { "user", { CFG_G_USER }, 1, LIVE },
-	[CFG_S_ROUTE] = { "route", { CFG_G_ROUTE }, 1, LATER },
+	[CFG_S_ROUTE] = { "route", { CFG_G_ROUTE }, 1, LIVE },
 };
 
 static const char *const type_names[] = {

@@ -982,8 +982,8 @@ static void test_replica_weights(void **state)
 	assert_int_equal(cl->nodes[0].weight, 1);
 	assert_int_equal(cl->nodes[1].weight, 0);
 	assert_int_equal(cl->nodes[2].weight, 3);
-	assert_warning(&l, 15, "replica_weights");
-	assert_warning(&l, 14, "load_balance");
+	assert_false(has_entry(&l, NULL, 15, "", true)); /* implemented: no warning */
+	assert_false(has_entry(&l, NULL, 14, "", true));
 	done(&l);
 
 	load(&l, BASE
@@ -1185,11 +1185,12 @@ static void test_unimplemented_warnings(void **state)
 	assert_false(has_entry(&l, NULL, 3, "", true)); /* admin_users: implemented */
 	assert_false(has_entry(&l, NULL, 4, "", true)); /* auth_user: implemented */
 	assert_warning(&l, 15, "key 'max_user_connections'");
-	assert_warning(&l, 16, "key 'default_target'");
-	assert_warning(&l, 20, "key 'read_write_split'");
 	assert_warning(&l, 21, "key 'failover'");
-	assert_warning(&l, 22, "key 'monitor_user'");
-	assert_warning(&l, 25, "key 'target'");
+	/* routing and health keys are implemented: no warning */
+	assert_false(has_entry(&l, NULL, 16, "", true));
+	assert_false(has_entry(&l, NULL, 20, "", true));
+	assert_false(has_entry(&l, NULL, 22, "", true));
+	assert_false(has_entry(&l, NULL, 25, "", true));
 	assert_false(has_entry(&l, NULL, 5, "", true));
 	assert_false(has_entry(&l, NULL, 19, "", true));
 	assert_false(has_entry(&l, NULL, 23, "", true));
@@ -1208,20 +1209,12 @@ static void test_key_table(void **state)
 {
 	(void)state;
 	static const char *const later[][2] = {
-		{ "cluster", "shards" },
-		{ "cluster", "read_write_split" },
-		{ "cluster", "read_only_transactions" }, { "cluster", "load_balance" },
-		{ "cluster", "replica_weights" }, { "cluster", "replica_fallback" }, { "cluster", "max_replica_lag" },
-		{ "cluster", "read_your_writes" }, { "cluster", "ryw_window" }, { "cluster", "ryw_wait" },
-		{ "cluster", "monotonic_reads" }, { "cluster", "consistency_scope" }, { "cluster", "write_functions" },
-		{ "cluster", "heartbeat_interval" }, { "cluster", "replica_position_interval" },
-		{ "cluster", "down_after" }, { "cluster", "up_after" }, { "cluster", "failover" },
-		{ "cluster", "failover_command" }, { "cluster", "failover_wait" }, { "cluster", "monitor_user" },
-		{ "cluster", "monitor_password" }, { "user", "max_user_connections" }, { "user", "default_target" },
+		{ "cluster", "shards" }, { "cluster", "failover" },
+		{ "cluster", "failover_command" }, { "cluster", "failover_wait" },
+		{ "user", "max_user_connections" },
 		{ "shard", "primary" }, { "shard", "replicas" }, { "shard", "pool_size" }, { "shard_rule", "tables" },
 		{ "shard_rule", "key" }, { "shard_rule", "method" }, { "shard_rule", "ranges" },
-		{ "shard_rule", "values" }, { "route", "match" }, { "route", "user" }, { "route", "database" },
-		{ "route", "client_addr" }, { "route", "target" },
+		{ "shard_rule", "values" },
 	};
 	static const char *const live[][2] = {
 		{ "switchyard", "workers" }, { "switchyard", "max_client_conn" }, { "switchyard", "log_level" },
@@ -1241,6 +1234,15 @@ static void test_key_table(void **state)
 		{ "cluster", "server_connect_timeout" }, { "cluster", "query_wait_timeout" },
 		{ "cluster", "client_login_timeout" }, { "user", "password" }, { "user", "auth_type" },
 		{ "user", "server_user" }, { "user", "server_password" }, { "user", "pool_mode" },
+		{ "cluster", "read_write_split" }, { "cluster", "read_only_transactions" },
+		{ "cluster", "load_balance" }, { "cluster", "replica_weights" }, { "cluster", "replica_fallback" },
+		{ "cluster", "max_replica_lag" }, { "cluster", "read_your_writes" }, { "cluster", "ryw_window" },
+		{ "cluster", "ryw_wait" }, { "cluster", "monotonic_reads" }, { "cluster", "consistency_scope" },
+		{ "cluster", "write_functions" }, { "cluster", "heartbeat_interval" },
+		{ "cluster", "replica_position_interval" }, { "cluster", "down_after" }, { "cluster", "up_after" },
+		{ "cluster", "monitor_user" }, { "cluster", "monitor_password" }, { "user", "default_target" },
+		{ "route", "match" }, { "route", "user" }, { "route", "database" }, { "route", "client_addr" },
+		{ "route", "target" },
 	};
 	struct cfg_key_info ki;
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
