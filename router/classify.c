@@ -15,6 +15,10 @@
  * a write; a wrong "write" only costs the primary a read, a wrong "read"
  * sends a write to a replica.
  *
+ * Several statements in one text: a write when any is; the last
+ * transaction control holds; SET switchyard.* counts only when it is the
+ * text's one statement (the proxy answers it without the server).
+ *
  * Text that is cut off (len is a prefix) is judged on what is there; only
  * a locking clause cut right after FOR counts as a write ("truncated"),
  * since what follows decides.
@@ -902,6 +906,16 @@ void route_classify(const char *sql, size_t len, enum route_dialect d,
 			out->key = st.key;
 			out->key_len = st.key_len;
 		}
+	}
+	if (n_stmts != 1) {
+		/* The proxy answers a SET switchyard.* itself; inside a text of
+		 * several statements it cannot (the others must run), so there
+		 * it is left to the server like any other SET. */
+		out->sets_route = false;
+		out->session_route = CFG_TARGET_NONE;
+		out->sets_key = false;
+		out->key = NULL;
+		out->key_len = 0;
 	}
 	if (n_stmts == 0) {
 		out->cls = ROUTE_CLASS_WRITE;

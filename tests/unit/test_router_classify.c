@@ -484,8 +484,12 @@ static void test_set_route(void **state)
 		{ MY, "SET @@global.switchyard_route = 'replica'", false, CFG_TARGET_NONE },
 		{ MY, "SET switchyard.route = replica", false, CFG_TARGET_NONE },
 		{ MY, "SET NAMES utf8", false, CFG_TARGET_NONE },
-		/* the last SET of a multi-statement text holds */
-		{ PG, "SET switchyard.route = replica; SET switchyard.route = primary", true, CFG_TARGET_PRIMARY },
+		/* only a text of one statement: the proxy answers it alone */
+		{ PG, "SET switchyard.route = replica;", true, CFG_TARGET_REPLICA },
+		{ PG, "SET switchyard.route = replica; ; -- done", true, CFG_TARGET_REPLICA },
+		{ PG, "SET switchyard.route = replica; DELETE FROM t", false, CFG_TARGET_NONE },
+		{ PG, "SELECT 1; SET switchyard.route = replica", false, CFG_TARGET_NONE },
+		{ MY, "SET @switchyard_route = 'replica'; SELECT 1", false, CFG_TARGET_NONE },
 	};
 	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
 		struct route_stmt st = classify(sc[i].sql, sc[i].d);
@@ -531,6 +535,7 @@ static void test_set_key(void **state)
 	expect_key(MY, "SET switchyard_key = cart", "cart");
 	expect_key(MY, "SET @switchyard_keys = 'cart'", NULL);
 	expect_key(MY, "SELECT 'SET @switchyard_key = 1'", NULL);
+	expect_key(PG, "SET switchyard.key = 'a'; SELECT 1", NULL);
 }
 
 /* ---- cut-off text ---- */
