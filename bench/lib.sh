@@ -50,7 +50,7 @@ raise_nofile() {
 }
 
 # ------------------------------------------------------------------ work dir, cleanup
-declare -A PID=() PORT=() IDLE_RSS=()
+declare -A PID=() PORT=() IDLE_RSS=() SY_CLUSTER_EXTRA=() SY_STATS_PORT=()
 OWN_FLEET=0
 SAMPLER_PID=
 stop_pid() { # PID [SIGNAL]: signal, wait up to 5 s, then SIGKILL
@@ -207,13 +207,19 @@ start_target() {
 		return 0
 		;;
 	switchyard-w*)
+		# switchyard-wN or switchyard-wN-VARIANT; SY_CLUSTER_EXTRA[NAME] adds
+		# lines to its [cluster.app], SY_STATS_PORT[NAME] opens its stats port.
+		local workers=${t#switchyard-w}
+		workers=${workers%%-*}
+		local stats=""
+		[ -n "${SY_STATS_PORT[$t]:-}" ] && stats=127.0.0.1:${SY_STATS_PORT[$t]}
 		port=$(free_port)
 		cat >"$dir/switchyard.ini" <<EOF
 ; written by bench/$BENCH_NAME
 [switchyard]
-workers = ${t#switchyard-w}
+workers = $workers
 log_level = $SY_LOG_LEVEL
-stats_listen =
+stats_listen = $stats
 shutdown_timeout = 2s
 max_client_conn = 10000
 
@@ -226,6 +232,7 @@ protocol = postgres
 primary = $PG_ADDR
 pool_mode = $POOL_MODE
 pool_size = $POOL_SIZE
+${SY_CLUSTER_EXTRA[$t]:-}
 
 [user.app]
 password = app

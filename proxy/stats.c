@@ -581,6 +581,31 @@ static void add_nodes(struct stats_view *v, const struct cfg *cfg)
 	}
 }
 
+/* Routing counters (atomics in route_pick.c) and the rules' hits. */
+static int add_routing(struct stats_view *v, const struct cfg *cfg)
+{
+	for (int t = 0; t < 2; t++)
+		for (int r = 0; r < ROUTE_R__COUNT; r++)
+			v->route_decisions[t][r] = atomic_load_explicit(&route_counters[t][r], memory_order_relaxed);
+	if (cfg->n_routes == 0)
+		return 0;
+	v->rules = calloc(cfg->n_routes, sizeof(*v->rules));
+	if (!v->rules)
+		return -1;
+	struct route_rules *rr = route_rules_of(cfg);
+	for (size_t i = 0; i < cfg->n_routes; i++) {
+		const struct cfg_route *r = &cfg->routes[i];
+		struct stats_rule_row *row = &v->rules[v->n_rules++];
+		copy_str(row->cluster, sizeof(row->cluster), r->cluster);
+		copy_str(row->name, sizeof(row->name), r->name);
+		copy_str(row->target, sizeof(row->target),
+			 r->target == CFG_TARGET_NODE ? r->target_node.text : route_target_name(r->target));
+		copy_str(row->match, sizeof(row->match), r->match ? r->match : "");
+		row->hits = rr ? route_rules_hits(rr, i) : 0;
+	}
+	return 0;
+}
+
 int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 {
 	memset(v, 0, sizeof(*v));
@@ -654,6 +679,8 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 			v->pools[i].size = cl->settings.pool_size;
 	}
 	add_nodes(v, cfg);
+	if (add_routing(v, cfg) < 0)
+		rc = -1;
 	process_figures(v);
 
 	v->healthy = true;
@@ -676,6 +703,7 @@ void stats_view_free(struct stats_view *v)
 {
 	free(v->pools);
 	free(v->nodes);
+	free(v->rules);
 	free(v->client_rows);
 	free(v->server_rows);
 	memset(v, 0, sizeof(*v));

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proxy/route_pick.h"
 #include "util/buf.h"
 
 struct worker;
@@ -198,6 +199,15 @@ struct stats_node_row {
 	char health_error[200];       /* the last heartbeat / position error */
 };
 
+/* A [route.*] rule of the current configuration and its hits. */
+struct stats_rule_row {
+	char cluster[64];
+	char name[64];
+	char target[140];             /* primary, replica, any, or the node address */
+	char match[200];              /* the pattern ("" none), truncated */
+	uint64_t hits;
+};
+
 /* The sum of all workers plus process-wide figures: what renderers show. */
 struct stats_view {
 	char version[32];
@@ -226,6 +236,11 @@ struct stats_view {
 	size_t n_server_rows;
 	struct stats_event events[STATS_EVENTS]; /* newest first */
 	size_t n_events;
+	/* Read/write routing: decisions by target (0 primary, 1 replica) and
+	 * reason since start, and the rules with their hits. */
+	uint64_t route_decisions[2][ROUTE_R__COUNT];
+	struct stats_rule_row *rules;
+	size_t n_rules;
 	bool healthy;
 	char health_reason[128];
 };

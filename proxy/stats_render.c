@@ -181,6 +181,22 @@ static double lag_seconds(int64_t ms)
 	return (double)ms / 1000.0;
 }
 
+/* Read/write routing: every decision by target and reason; rule hits. */
+static void route_metrics(struct buf *b, const struct stats_view *v)
+{
+	head(b, "switchyard_route_decisions_total", "counter",
+	     "Routing decisions (a transaction or statement given a node) by target and reason.");
+	static const char *const targets[2] = { "primary", "replica" };
+	for (int t = 0; t < 2; t++)
+		for (int r = 0; r < ROUTE_R__COUNT; r++)
+			sample(b, "switchyard_route_decisions_total", (double)v->route_decisions[t][r], "target",
+			       targets[t], "reason", route_reason_name((enum route_reason)r), NULL);
+	head(b, "switchyard_route_rule_hits_total", "counter", "Statements a [route.*] rule matched.");
+	for (size_t i = 0; i < v->n_rules; i++)
+		sample(b, "switchyard_route_rule_hits_total", (double)v->rules[i].hits, "cluster", v->rules[i].cluster,
+		       "rule", v->rules[i].name, "target", v->rules[i].target, NULL);
+}
+
 #define NODE_LABELS(n) "cluster", (n)->cluster, "node", (n)->node, "protocol", (n)->protocol
 
 /* What the health thread knows of each node (health/health.h). */
@@ -301,6 +317,7 @@ void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 	for (size_t i = 0; i < v->n_pools; i++)
 		sample(b, "switchyard_pool_server_connect_failures_total", (double)v->pools[i].failed,
 		       POOL_LABELS(&v->pools[i]), NULL);
+	route_metrics(b, v);
 }
 
 /* ---- JSON ---- */
@@ -407,7 +424,26 @@ void stats_render_json(const struct stats_view *v, struct buf *b)
 		jstr(b, "last_error", p->last_error, false);
 		puts_(b, "}");
 	}
-	puts_(b, "],\"events\":[");
+	puts_(b, "],\"routing\":{\"decisions\":{");
+	static const char *const route_targets[2] = { "primary", "replica" };
+	for (int tg = 0; tg < 2; tg++) {
+		putf(b, "%s\"%s\":{", tg ? "," : "", route_targets[tg]);
+		for (int r = 0; r < ROUTE_R__COUNT; r++)
+			putf(b, "%s\"%s\":%" PRIu64, r ? "," : "", route_reason_name((enum route_reason)r),
+			     v->route_decisions[tg][r]);
+		puts_(b, "}");
+	}
+	puts_(b, "},\"rules\":[");
+	for (size_t i = 0; i < v->n_rules; i++) {
+		const struct stats_rule_row *r = &v->rules[i];
+		puts_(b, i ? ",{" : "{");
+		jstr(b, "cluster", r->cluster, true);
+		jstr(b, "rule", r->name, true);
+		jstr(b, "match", r->match, true);
+		jstr(b, "target", r->target, true);
+		putf(b, "\"hits\":%" PRIu64 "}", r->hits);
+	}
+	puts_(b, "]},\"events\":[");
 	for (size_t i = 0; i < v->n_events; i++) {
 		const struct stats_event *e = &v->events[i];
 		putf(b, "%s{\"time\":%.3f,", i ? "," : "", (double)e->time_ms / 1000.0);

@@ -325,6 +325,41 @@ static void show_version(const struct stats_view *v, struct buf *b)
 	complete_rows(b, "SHOW", 1);
 }
 
+/* SHOW ROUTES: the routing rules with their hits, then the decisions
+ * by target and reason. */
+static void show_routes(const struct stats_view *v, struct buf *b)
+{
+	static const char *const cols[] = { "kind", "cluster", "name", "match", "target", "count" };
+	row_desc(b, cols, 6);
+	struct row r = { .n = 0 };
+	size_t n = 0;
+	for (size_t i = 0; i < v->n_rules; i++, n++) {
+		const struct stats_rule_row *x = &v->rules[i];
+		cell_s(&r, "rule");
+		cell_s(&r, x->cluster);
+		cell_s(&r, x->name);
+		cell_s(&r, x->match);
+		cell_s(&r, x->target);
+		cell(&r, "%" PRIu64, x->hits);
+		send_row(b, &r);
+	}
+	static const char *const targets[2] = { "primary", "replica" };
+	for (int t = 0; t < 2; t++)
+		for (int k = 0; k < ROUTE_R__COUNT; k++) {
+			if (v->route_decisions[t][k] == 0)
+				continue;
+			cell_s(&r, "decision");
+			cell_s(&r, "");
+			cell_s(&r, route_reason_name((enum route_reason)k));
+			cell_s(&r, "");
+			cell_s(&r, targets[t]);
+			cell(&r, "%" PRIu64, v->route_decisions[t][k]);
+			send_row(b, &r);
+			n++;
+		}
+	complete_rows(b, "SHOW", n);
+}
+
 static void show_help(struct buf *b)
 {
 	static const char *const cols[] = { "command", "what it does" };
@@ -333,6 +368,7 @@ static void show_help(struct buf *b)
 		{ "SHOW CLIENTS", "client sessions (at most one second old)" },
 		{ "SHOW SERVERS", "server connections" },
 		{ "SHOW NODES", "configured nodes: role, connection state, health (heartbeats, lag, position)" },
+		{ "SHOW ROUTES", "routing rules with their hits, and routing decisions by target and reason" },
 		{ "SHOW STATS", "totals: clients, queries, transactions, bytes, errors, timings" },
 		{ "SHOW CONFIG", "the settings in use" },
 		{ "SHOW EVENTS", "recent events (reloads, server connection failures, kills)" },
@@ -358,6 +394,8 @@ int pg_admin_show(const struct stats_view *v, const char *what, struct buf *out)
 		show_servers(v, out);
 	else if (strcasecmp(what, "nodes") == 0)
 		show_nodes(v, out);
+	else if (strcasecmp(what, "routes") == 0)
+		show_routes(v, out);
 	else if (strcasecmp(what, "stats") == 0)
 		show_stats(v, out);
 	else if (strcasecmp(what, "events") == 0)

@@ -18,7 +18,8 @@ base_args=(pool_mode=transaction pool_size=10 "replicas=127.0.0.1:$PG_REPLICA_PO
 	cluster.monitor_user=monitor cluster.monitor_password=monitor
 	user.app.password=app
 	user.reader.password=reader user.reader.server_user=app user.reader.server_password=app
-	user.reader.default_target=replica)
+	user.reader.default_target=replica
+	global.admin_users=admin user.admin.password=adminpw)
 rule=$'[route.app.to_primary]\nmatch = \\broute_to_primary\\b\ntarget = primary\n'
 
 # ---- a bad pattern is a config error with its position ----
@@ -67,6 +68,22 @@ assert_contains "$msg" "read-only transaction" "default_target = replica: a writ
 assert_eq 1 "$(pg_proxy -c 'INSERT INTO route_t VALUES (0, 0) RETURNING 1')" "writes go to the primary"
 assert_eq 1 "$(pg_direct -c 'SELECT count(*) FROM route_t WHERE client = 0')" "the write is on the primary"
 
+# ---- what the stats port and the admin console say ----
+metrics=$(curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/metrics")
+rep=$(awk '/^switchyard_route_decisions_total\{/ && /target="replica"/ && /reason="classification"/ {print $NF}' <<<"$metrics")
+pri=$(awk '/^switchyard_route_decisions_total\{/ && /target="primary"/ && /reason="classification"/ {print $NF}' <<<"$metrics")
+hint=$(awk '/^switchyard_route_decisions_total\{/ && /target="primary"/ && /reason="hint"/ {print $NF}' <<<"$metrics")
+hits=$(awk '/^switchyard_route_rule_hits_total\{/ && /rule="to_primary"/ {print $NF}' <<<"$metrics")
+[ "${rep:-0}" -ge 2 ] && _ok "/metrics: $rep reads routed to the replica by classification" || fail "/metrics: replica classification decisions: '${rep:-}'"
+[ "${pri:-0}" -ge 1 ] && _ok "/metrics: $pri writes routed to the primary by classification" || fail "/metrics: primary classification decisions: '${pri:-}'"
+assert_eq 1 "${hint:-}" "/metrics: one hint decision"
+assert_eq 1 "${hits:-}" "/metrics: the rule's hit counter"
+json=$(curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/stats.json")
+assert_eq 1 "$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["routing"]["rules"][0]["hits"])' "$json")" "/stats.json: routing.rules[0].hits"
+routes=$(PGUSER=admin PGPASSWORD=adminpw PGDATABASE=switchyard pg_proxy -F ' ' -c 'SHOW ROUTES')
+assert_match "$routes" "rule app to_primary .*route_to_primary.* primary 1" "SHOW ROUTES lists the rule and its hits"
+assert_match "$routes" "decision  classification  replica [0-9]+" "SHOW ROUTES lists the decisions"
+
 # ---- read-your-writes against a replica 2 s behind ----
 pg_replica_su -c "ALTER SYSTEM SET recovery_min_apply_delay = '2s'" -c "SELECT pg_reload_conf()" >/dev/null
 on_exit "_psql $PG_REPLICA_PORT monitor monitor postgres -c 'ALTER SYSTEM RESET recovery_min_apply_delay' -c 'SELECT pg_reload_conf()' >/dev/null"
@@ -93,8 +110,13 @@ misses=$(json_get "$res" misses)
 stop_proxy
 
 # consistency_scope = key: two connections of one application.
-write_config "$cfg" "${base_args[@]}" cluster.read_your_writes=lsn cluster.ryw_wait=20ms cluster.consistency_scope=key
+write_config "$cfg" "${base_args[@]}" cluster.read_your_writes=lsn cluster.ryw_wait=20ms cluster.consistency_scope=key \
+	cluster.read_only_transactions=replica
 start_proxy "$cfg"
+assert_eq t "$(pg_proxy -c 'BEGIN READ ONLY' -c 'SELECT pg_is_in_recovery()' -c 'COMMIT')" \
+	"read_only_transactions = replica: BEGIN READ ONLY runs on the replica"
+assert_eq f "$(pg_proxy -c 'BEGIN' -c 'SELECT pg_is_in_recovery()' -c 'COMMIT')" \
+	"read_only_transactions = replica: a plain BEGIN still runs on the primary"
 res=$(timeout 120 "$PY" "$HERE/route_clients.py" scope pg "$PROXY_PORT" 50 route_scope app-key-1)
 note "consistency_scope = key: $res"
 assert_eq 0 "$(json_get "$res" misses)" "consistency_scope = key: a read on another connection sees the write"
