@@ -319,15 +319,19 @@ static void pick_replica(struct route_session *rs, const struct route_request *r
 		return;
 	}
 	if (why == ROUTE_EXCL_BEHIND && st->ryw_wait_ms > 0) {
-		if (rs->wait_deadline_ms == 0) {
+		if (rs->wait_deadline_ms == 0)
 			rs->wait_deadline_ms = now + st->ryw_wait_ms;
+		if (now < rs->wait_deadline_ms) {
+			/* Ask for fresh positions on every retry: the replica has
+			 * usually replayed the write a moment after the first
+			 * answer. The health thread keeps one query in flight per
+			 * node, so this costs at most back-to-back position reads
+			 * while someone waits. */
 			for (size_t i = 0; i < n; i++) {
 				struct node_state *ns = health_node(cl->protocol, &cl->nodes[idx[i]].addr);
 				if (ns)
 					health_poke(ns);
 			}
-		}
-		if (now < rs->wait_deadline_ms) {
 			d->outcome = ROUTE_WAIT;
 			return;
 		}

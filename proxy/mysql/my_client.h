@@ -60,6 +60,9 @@ struct my_pstmt {
 	char *key;                    /* "schema\x01sql": the servers' cache key */
 	uint16_t num_params, num_columns;
 	uint8_t *types;               /* 2 * num_params, from the last EXECUTE that bound them */
+	/* Routing: classified once, at the first EXECUTE that needs it. */
+	bool classified;
+	struct route_stmt route;
 };
 
 /* The command being served (copied out of the input: the frame stays in
@@ -145,6 +148,7 @@ struct my_client {
 	struct event *route_retry;    /* created on first use: a read waiting for a replica */
 	const char *route_sql;        /* the command's statement while routing it (not owned) */
 	size_t route_sql_len;
+	const struct route_stmt *route_stmt; /* its classification when known (prepared) */
 	char *route_wait_sql;         /* a copy while waiting for a replica (owned) */
 	bool route_wrote;             /* the transaction may have written on the primary */
 	bool route_gtid_ok;           /* the hidden SELECT @@last_gtid answered route_gtid */

@@ -378,10 +378,17 @@ static bool next_command(struct my_client *c)
 			if (ps && ps->sql) {
 				c->route_sql = ps->sql;
 				c->route_sql_len = strlen(ps->sql);
+				if (c->route && !ps->classified) {
+					route_classify(ps->sql, c->route_sql_len, ROUTE_DIALECT_MYSQL,
+						       &c->cl->settings.write_functions, &ps->route);
+					ps->classified = true;
+				}
+				c->route_stmt = ps->classified ? &ps->route : NULL;
 			}
 		}
 		my_client_request_server(c);
 		c->route_sql = NULL;
+		c->route_stmt = NULL;
 		return false;
 	}
 	run(c);

@@ -75,6 +75,7 @@ int my_route_request(struct my_client *c)
 	struct route_request rq = {
 		.cfg = c->cfg, .cl = c->cl, .user = c->user, .u = c->u, .database = c->schema,
 		.dialect = ROUTE_DIALECT_MYSQL, .sql = c->route_sql, .sql_len = c->route_sql_len,
+		.stmt = c->route_sql == c->route_wait_sql ? NULL : c->route_stmt,
 		.pools = c->w->pools, .now_ms = worker_now_ms(c->w),
 	};
 	struct route_decision d;

@@ -67,6 +67,17 @@ msg=$(PGUSER=reader PGPASSWORD=reader pg_proxy -c 'INSERT INTO route_t VALUES (0
 assert_contains "$msg" "read-only transaction" "default_target = replica: a write fails on the replica"
 assert_eq 1 "$(pg_proxy -c 'INSERT INTO route_t VALUES (0, 0) RETURNING 1')" "writes go to the primary"
 assert_eq 1 "$(pg_direct -c 'SELECT count(*) FROM route_t WHERE client = 0')" "the write is on the primary"
+# Prepared statements (psycopg 3, server-side prepare): routed by their
+# text, classified once.
+prep=$("$PY" - "$PROXY_PORT" <<'PYEOF'
+import sys, psycopg
+c = psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="app", password="app", dbname="app", autocommit=True)
+reads = [c.execute("SELECT pg_is_in_recovery()", prepare=True).fetchone()[0] for _ in range(20)]
+writes = [c.execute("SELECT pg_is_in_recovery() FROM nextval('route_seq')", prepare=True).fetchone()[0] for _ in range(5)]
+print(sum(reads), sum(writes))
+PYEOF
+)
+assert_eq "20 0" "$prep" "prepared reads on the replica (20 of 20), prepared writes on the primary"
 
 # ---- what the stats port and the admin console say ----
 metrics=$(curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/metrics")
