@@ -312,6 +312,13 @@ static void pick_replica(struct route_session *rs, const struct route_request *r
 				     sticky, &slot->rr, &why);
 	for (size_t i = 0; i < n; i++)
 		slot->current_weight[i] = cand[i].current_weight;
+	if (log_enabled(LOG_DEBUG)) {
+		char a[64], b[64];
+		log_debug("route: read needs %s (last write %lld ms ago); replica %s is at %s", 
+			  have_need ? pos_format(&need, a, sizeof(a)) : "nothing",
+			  cons.last_write_ms ? (long long)(now - cons.last_write_ms) : -1LL,
+			  k >= 0 ? cl->nodes[idx[k]].addr.text : "-", k >= 0 ? pos_format(&pos[k], b, sizeof(b)) : "-");
+	}
 	if (k >= 0) {
 		rs->wait_deadline_ms = 0;
 		d->node = idx[k];

@@ -28,7 +28,7 @@ enum pg_op_kind {
 	PG_OP_QUERY,          /* simple query: everything up to ReadyForQuery */
 	PG_OP_FUNC,           /* FunctionCall: up to ReadyForQuery */
 	PG_OP_FAKE,           /* the proxy answers: `fake` bytes go to the client */
-	PG_OP_LSN,            /* the proxy's own SELECT pg_current_wal_lsn(): all swallowed */
+	PG_OP_LSN,            /* the proxy's own SELECT pg_current_wal_insert_lsn(): all swallowed */
 };
 
 struct pg_op {

@@ -7,7 +7,7 @@
  * Bind names), asks route_pick() which node serves it, and points the
  * client at that node's pool. When a transaction that may have written
  * on the primary ends, and read_your_writes = lsn, it asks that same
- * server `SELECT pg_current_wal_lsn()` before the server goes back to the
+ * server `SELECT pg_current_wal_insert_lsn()` before the server goes back to the
  * pool (the client already has its ReadyForQuery; its next request waits
  * the sub-millisecond this takes) and records the position for the
  * client's later reads.
@@ -30,7 +30,9 @@
 #define ROUTE_SCAN 4096         /* statement bytes looked at */
 #define ROUTE_RETRY_MS 2        /* a read waiting for a replica looks again */
 
-static const char lsn_query[] = "SELECT pg_current_wal_lsn()";
+/* The insert position, not pg_current_wal_lsn() (the write position):
+ * with synchronous_commit = off the commit record may not be written yet. */
+static const char lsn_query[] = "SELECT pg_current_wal_insert_lsn()";
 
 bool pg_route_enabled(const struct pg_client *c) { return c->route != NULL; }
 
@@ -278,6 +280,10 @@ void pg_route_lsn_message(struct pg_client *c, const struct pgc_msg *m)
 			p.lsn = c->route_lsn;
 		}
 		route_note_write(c->route, c->cl, c->user, &p, worker_now_ms(c->w));
+		if (log_enabled(LOG_DEBUG)) {
+			char txt[64];
+			log_debug("client %u: its write is at %s", c->id, pos_format(&p, txt, sizeof(txt)));
+		}
 		c->server->tx_status = m->body_len ? (char)m->body[0] : 'I';
 		c->route_lsn_ok = false;
 		c->lsn_wait = false;
