@@ -4,12 +4,26 @@
 # monitor), shown on /metrics and /stats.json; positions advance after a
 # write on each primary and the replica's reaches the primary's; a replica
 # address with nothing listening goes down after down_after beats (logged),
-# and a reload that removes it stops probing it.
+# a hung one (accepts, never answers) too without delaying the others;
+# the dead one comes back after up_after good beats once something answers there, and a
+# reload that removes it stops probing it.
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
 
 DEAD_PORT=$(free_port)
 _PORTS_TAKEN+="$DEAD_PORT "
+# A hung node: the kernel accepts the connection, nobody ever answers.
+HUNG_PORT=$(free_port)
+_PORTS_TAKEN+="$HUNG_PORT "
+"$PY" -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+time.sleep(600)' "$HUNG_PORT" &
+hung=$!
+on_exit "kill $hung"
 cfg=$SY_TMP/switchyard.ini
 mk_config() { # [with_dead=1]
 	local ghost=""
@@ -17,7 +31,7 @@ mk_config() { # [with_dead=1]
 		ghost="[cluster.ghost]
 protocol = postgres
 primary = 127.0.0.1:$PG_PRIMARY_PORT
-replicas = 127.0.0.1:$DEAD_PORT
+replicas = 127.0.0.1:$DEAD_PORT, 127.0.0.1:$HUNG_PORT
 server_database = app
 heartbeat_interval = 200ms
 server_connect_timeout = 1s
@@ -83,7 +97,7 @@ assert_eq 0 "$(metric "$m" "switchyard_node_lag_seconds$PGP")" "the PostgreSQL p
 assert_eq 0 "$(metric "$m" "switchyard_node_lag_seconds$MYP")" "the MariaDB primary has no lag"
 assert_match "$(metric "$m" "switchyard_node_lag_seconds$MYR")" '^[0-9.]+$' "the MariaDB replica's lag is known"
 assert_match "$(metric "$m" "switchyard_node_lag_seconds$PGR")" '^[0-9.]+$' "the PostgreSQL replica's lag is known"
-assert_not_contains "$(grep -E 'health: .*(failed|down)' "$SY_TMP/proxy.log" | grep -v "$DEAD_PORT" || true)" "127.0.0.1" \
+assert_not_contains "$(grep -E 'health: .*(failed|down)' "$SY_TMP/proxy.log" | grep -v -e "$DEAD_PORT" -e "$HUNG_PORT" || true)" "127.0.0.1" \
 	"no heartbeat failure logged for a live node"
 
 # Position reads run every replica_position_interval (50 ms by default).
@@ -165,7 +179,49 @@ assert_eq "$(metric "$m" "switchyard_node_heartbeats_total${PGP%\}},result=\"ok\
 	"a node in two clusters is one node"
 assert_eq 1 "$(grep -c "health: probing node 127.0.0.1:$PG_PRIMARY_PORT " "$SY_TMP/proxy.log")" "the shared primary is probed once"
 
-# A reload without the ghost cluster stops probing the dead replica.
+# The hung node: each beat waits server_connect_timeout (1 s); down after 3,
+# while the other nodes' beats go on (none failed).
+wait_log "health: node 127.0.0.1:$HUNG_PORT \(postgres\) is down after 3 failed heartbeats: no login within server_connect_timeout" 10 &&
+	_ok "the hung node is down after 3 connect timeouts" || fail "no 'down' line for the hung node"
+m=$(scrape "$URL/metrics")
+for l in "$PGP" "$PGR" "$MYP" "$MYR"; do
+	assert_eq 0 "$(metric "$m" "switchyard_node_heartbeats_total${l%\}},result=\"failed\"}")" "no failed heartbeat for $l while a node hangs"
+	age=$(metric "$m" "switchyard_node_heartbeat_age_seconds$l")
+	awk -v a="$age" 'BEGIN { exit !(a < 1) }' && _ok "last good beat of $l is recent (${age}s)" || fail "last beat of $l is ${age}s old"
+done
+
+# Something starts answering on the dead address (a TCP relay to the
+# PostgreSQL replica): the node is up again after up_after = 3 good beats.
+"$PY" -c '
+import asyncio, sys
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+    except Exception:
+        pass
+    finally:
+        w.close()
+async def handle(cr, cw):
+    sr, sw = await asyncio.open_connection("127.0.0.1", int(sys.argv[2]))
+    await asyncio.gather(pipe(cr, sw), pipe(sr, cw))
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    async with srv:
+        await srv.serve_forever()
+asyncio.run(main())' "$DEAD_PORT" "$PG_REPLICA_PORT" &
+relay=$!
+on_exit "kill $relay"
+wait_log "health: node 127.0.0.1:$DEAD_PORT \(postgres\) is up again after 3 good heartbeats" 10 &&
+	_ok "the node is logged up again after 3 good heartbeats" || fail "no 'up again' line once the address answers"
+m=$(scrape "$URL/metrics")
+assert_eq 1 "$(metric "$m" "switchyard_node_up$DEAD")" "the revived node is up on /metrics"
+assert_eq 1 "$(metric "$m" "switchyard_node_reported_role${DEAD%\}},role=\"replica\"}")" "it reports the replica role"
+kill "$relay" 2>/dev/null || true
+wait "$relay" 2>/dev/null || true
+
+# A reload without the ghost cluster stops probing the node.
 mk_config 0
 log_mark reload
 kill -HUP "$PROXY_PID"
