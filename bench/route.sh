@@ -19,7 +19,11 @@
 #
 # Environment: FLEET_DIR (a running fleet; unset: one is started and
 # destroyed), BIN [build/switchyard], DURATION [15], ROUNDS [3], CLIENTS
-# [20], POOL_SIZE [20], SCALE [10], SKIP_INIT, WARMUP [2], WORK_DIR.
+# [20], POOL_SIZE [20], SCALE [10], SKIP_INIT, WARMUP [2], WORK_DIR,
+# SYNC_COMMIT [on]: the primary's synchronous_commit for the run (the test
+# fleet runs with off, where the WAL reaches the replica only every
+# wal_writer_delay, 200 ms, and read-your-writes reads wait that long;
+# restored afterwards).
 # Timings never fail it: exit 0 when every run ran, 1 otherwise.
 set -uo pipefail
 
@@ -59,6 +63,12 @@ for t in "${TARGETS[@]}"; do
 	SY_STATS_PORT[$t]=$(free_port)
 done
 
+SYNC_COMMIT=${SYNC_COMMIT:-on}
+case "$SYNC_COMMIT" in on | off) ;; *) die "SYNC_COMMIT must be on or off" ;; esac
+su_sql() { PGPASSWORD=monitor psql -X -q -A -t -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U monitor -d postgres "$@"; }
+OLD_SYNC=$(su_sql -c "SHOW synchronous_commit") || die "cannot reach the primary as monitor"
+su_sql -c "ALTER SYSTEM SET synchronous_commit = $SYNC_COMMIT" -c "SELECT pg_reload_conf()" >/dev/null
+bench_cleanup_hook() { su_sql -c "ALTER SYSTEM SET synchronous_commit = $OLD_SYNC" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true; }
 [ "$SKIP_INIT" = 1 ] || pgbench_init "$SCALE"
 cat >"$WORK/mixed.sql" <<'EOF'
 \set aid random(1, 100000 * :scale)
@@ -114,7 +124,7 @@ done
 
 echo
 bench_header
-echo "load: pgbench -M simple -c $CLIENTS -j 2 -T $DURATION, 90 % SELECT by primary key / 10 % UPDATE (scale $SCALE), pool_size $POOL_SIZE, workers 2, ROUNDS $ROUNDS (medians)"
+echo "load: pgbench -M simple -c $CLIENTS -j 2 -T $DURATION, 90 % SELECT by primary key / 10 % UPDATE (scale $SCALE), pool_size $POOL_SIZE, workers 2, ROUNDS $ROUNDS (medians); primary synchronous_commit = $SYNC_COMMIT"
 "$PY" - "$RESULTS" <<'EOF'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
