@@ -44,6 +44,19 @@ int pg_route_init(struct pg_client *c)
 	if (!c->route)
 		return -1;
 	route_session_init(c->route, c->addr);
+	/* The application key (consistency_scope = key) from the startup:
+	 * `options=-c switchyard.key=K`, else the application_name. */
+	const char *key = NULL, *app = NULL;
+	for (int i = 0; i < c->n_want; i++) {
+		if (strcmp(c->want[i].key, "switchyard.key") == 0)
+			key = c->want[i].value;
+		else if (strcmp(c->want[i].key, "application_name") == 0)
+			app = c->want[i].value;
+	}
+	if (!key && app && *app)
+		key = app;
+	if (key)
+		route_session_set_key(c->route, key, strlen(key));
 	return 0;
 }
 

@@ -131,6 +131,27 @@ assert_eq f "$(pg_proxy -c 'BEGIN' -c 'SELECT pg_is_in_recovery()' -c 'COMMIT')"
 res=$(timeout 120 "$PY" "$HERE/route_clients.py" scope pg "$PROXY_PORT" 50 route_scope app-key-1)
 note "consistency_scope = key: $res"
 assert_eq 0 "$(json_get "$res" misses)" "consistency_scope = key: a read on another connection sees the write"
+# The key from the startup packet: options=-c switchyard.key=K, or the
+# application_name.
+keyed=$("$PY" - "$PROXY_PORT" <<'PYEOF'
+import sys, psycopg2
+port = int(sys.argv[1])
+def conn(**kw):
+    c = psycopg2.connect(host="127.0.0.1", port=port, user="app", password="app", dbname="app", **kw)
+    c.autocommit = True
+    return c
+misses = 0
+for kind, kw in (("options", {"options": "-c switchyard.key=startup-key"}), ("appname", {"application_name": "shop-web"})):
+    a, b = conn(**kw), conn(**kw)
+    for i in range(20):
+        a.cursor().execute("INSERT INTO route_scope (client, i) VALUES (%s, %s)", (-2 if kind == "options" else -3, i))
+        cur = b.cursor()
+        cur.execute("SELECT count(*) FROM route_scope WHERE client = %s AND i = %s", (-2 if kind == "options" else -3, i))
+        misses += cur.fetchone()[0] != 1
+print(misses)
+PYEOF
+)
+assert_eq 0 "$keyed" "consistency_scope = key from options=-c switchyard.key and from application_name: 0 misses"
 res=$(timeout 120 "$PY" "$HERE/route_clients.py" scope pg "$PROXY_PORT" 20 route_nokey "")
 note "no key (scope connection): $res"
 [ "$(json_get "$res" misses)" -gt 0 ] && _ok "without a shared key the other connection misses writes" ||
