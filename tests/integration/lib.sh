@@ -211,6 +211,10 @@ write_config() { # FILE [ARG...]
 	_sec_set c primary "127.0.0.1:$PG_PRIMARY_PORT"
 	_sec_set c pool_mode session
 	_sec_set c pool_size 20
+	# The health thread's own login (else it borrows the first user's,
+	# which tests that count the app user's server connections would see).
+	_sec_set c monitor_user monitor
+	_sec_set c monitor_password monitor
 	for kv in "$@"; do
 		k=${kv%%=*}
 		v=${kv#*=}

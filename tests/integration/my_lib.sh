@@ -47,6 +47,8 @@ protocol = mysql
 primary = 127.0.0.1:$MY_PRIMARY_PORT
 pool_mode = $mode
 pool_size = $size
+monitor_user = monitor
+monitor_password = monitor
 
 [user.app]
 password = $app_password
