@@ -16,7 +16,9 @@
 
 static bool up_in_lag(const struct route_candidate *c, int64_t max_lag_ms)
 {
-	return c->up && (max_lag_ms <= 0 || c->lag_ms < 0 || c->lag_ms <= max_lag_ms);
+	/* Unknown lag (-1: the health thread could not tell yet) is not
+	 * within a limit: such a replica may be arbitrarily behind. */
+	return c->up && (max_lag_ms <= 0 || (c->lag_ms >= 0 && c->lag_ms <= max_lag_ms));
 }
 
 static bool caught_up(const struct route_candidate *c, const struct position *need)

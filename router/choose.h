@@ -22,7 +22,7 @@
 
 struct route_candidate {
 	bool up;
-	int64_t lag_ms;                  /* -1: unknown (counts as within lag) */
+	int64_t lag_ms;                  /* -1: unknown (beyond any max_lag_ms > 0) */
 	const struct position *pos;      /* replayed position; NULL: unknown */
 	int weight;
 	int connections;                 /* active + waiting, for least_connections */

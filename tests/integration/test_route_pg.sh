@@ -98,9 +98,18 @@ assert_match "$routes" "decision  classification  replica [0-9]+" "SHOW ROUTES l
 # ---- read-your-writes against a replica 2 s behind ----
 pg_replica_su -c "ALTER SYSTEM SET recovery_min_apply_delay = '2s'" -c "SELECT pg_reload_conf()" >/dev/null
 on_exit "_psql $PG_REPLICA_PORT monitor monitor postgres -c 'ALTER SYSTEM RESET recovery_min_apply_delay' -c 'SELECT pg_reload_conf()' >/dev/null"
-pg_direct -c "INSERT INTO route_t VALUES (0, 1)"
-sleep 0.5
-assert_eq 0 "$(pg_replica_su -d app -c 'SELECT count(*) FROM route_t WHERE i = 1')" "the replica is behind (delay in effect)"
+# The replica reads its new setting a moment later: probe until a fresh
+# row stays invisible there for a while.
+behind=0
+for k in $(seq 1 20); do
+	pg_direct -c "INSERT INTO route_t VALUES (-9, $k)"
+	if [ "$(pg_replica_su -d app -c "SELECT count(*) FROM route_t WHERE client = -9 AND i = $k")" = 0 ]; then
+		behind=1
+		break
+	fi
+	sleep 0.5
+done
+assert_eq 1 "$behind" "the replica is behind (delay in effect)"
 
 res=$(timeout 300 "$PY" "$HERE/route_clients.py" ryw pg "$PROXY_PORT" 20 500 route_t)
 note "read_your_writes = lsn: $res"

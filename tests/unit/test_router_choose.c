@@ -62,9 +62,14 @@ static void test_exclusions(void **state)
 	/* max_lag_ms 0: no limit */
 	c[1].lag_ms = 999999;
 	assert_int_equal(route_choose_replica(c, 3, CFG_LB_LEAST_CONN, 0, NULL, -1, &rr, &why), 1);
-	/* unknown lag counts as within */
+	/* unknown lag is not within a limit (a replica that has replayed
+	 * nothing since it started may be arbitrarily behind) ... */
 	c[1].lag_ms = -1;
-	assert_int_equal(route_choose_replica(c, 3, CFG_LB_LEAST_CONN, 1000, NULL, -1, &rr, &why), 1);
+	assert_int_equal(route_choose_replica(c, 3, CFG_LB_LEAST_CONN, 1000, NULL, -1, &rr, &why), -1);
+	assert_int_equal(why, ROUTE_EXCL_LAG);
+	/* ... but there is nothing to exceed without one */
+	assert_int_equal(route_choose_replica(c, 3, CFG_LB_LEAST_CONN, 0, NULL, -1, &rr, &why), 1);
+	c[1].lag_ms = 1000;
 
 	/* behind: the up, in-lag one has not replayed `need` */
 	struct position need = lsn_at(100), at90 = lsn_at(90), at100 = lsn_at(100), at200 = lsn_at(200);
