@@ -9,7 +9,9 @@
 # times each: with read_your_writes = lsn no read misses its own write;
 # with read_your_writes = off, misses occur (the test can fail); and with
 # consistency_scope = key a write on one connection is seen by a read on
-# another connection with the same key.
+# another connection with the same key (from SET, the options or the
+# application_name), and with consistency_scope = user by any connection of
+# the same user.
 . "$(dirname "$0")/lib.sh"
 
 pg_replica_su() { _psql "$PG_REPLICA_PORT" monitor monitor postgres "$@"; }
@@ -36,11 +38,11 @@ start_proxy "$cfg"
 
 # One table per phase: the delayed replica would still show an earlier
 # phase's rows after a TRUNCATE.
-for t in route_t route_off route_scope route_nokey; do
+for t in route_t route_off route_scope route_nokey route_user; do
 	pg_direct -c "DROP TABLE IF EXISTS $t" -c "CREATE TABLE $t (client int, i int, PRIMARY KEY (client, i))"
 done
 for i in $(seq 1 100); do
-	[ "$(pg_replica_su -d app -c "SELECT to_regclass('route_nokey') IS NOT NULL")" = t ] && break
+	[ "$(pg_replica_su -d app -c "SELECT to_regclass('route_user') IS NOT NULL")" = t ] && break
 	sleep 0.1
 done
 
@@ -165,4 +167,12 @@ res=$(timeout 120 "$PY" "$HERE/route_clients.py" scope pg "$PROXY_PORT" 20 route
 note "no key (scope connection): $res"
 [ "$(json_get "$res" misses)" -gt 0 ] && _ok "without a shared key the other connection misses writes" ||
 	fail "without a key no misses: the scope test could not fail"
+stop_proxy
+
+# consistency_scope = user: every connection of the user, no key needed.
+write_config "$cfg" "${base_args[@]}" cluster.read_your_writes=lsn cluster.ryw_wait=20ms cluster.consistency_scope=user
+start_proxy "$cfg"
+res=$(timeout 120 "$PY" "$HERE/route_clients.py" scope pg "$PROXY_PORT" 30 route_user "")
+note "consistency_scope = user: $res"
+assert_eq 0 "$(json_get "$res" misses)" "consistency_scope = user: a read on another connection of the user sees the write"
 stop_proxy
