@@ -17,7 +17,7 @@
  * towards every server (MY_SERVER_CAPS, which the server must support)
  * and offers clients only that set (plus CONNECT_ATTRS and SSL, which do
  * not change result formats). CLIENT_DEPRECATE_EOF, CLIENT_SESSION_TRACK,
- * CLIENT_FOUND_ROWS, CLIENT_LOCAL_FILES, compression, MariaDB's extended
+ * CLIENT_FOUND_ROWS, compression, MariaDB's extended
  * capabilities and MySQL 8's query attributes / optional metadata are
  * used on neither side.
  *
@@ -41,7 +41,7 @@ struct pool;
 	(CLIENT_MYSQL | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_PROTOCOL_41 |      \
 	 CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_MULTI_STATEMENTS |           \
 	 CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | CLIENT_PLUGIN_AUTH |                 \
-	 CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
+	 CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_LOCAL_FILES)
 /* A server without these cannot serve the proxy's clients. */
 #define MY_SERVER_REQUIRED_CAPS                                                           \
 	(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_TRANSACTIONS |                \

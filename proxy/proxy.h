@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "proxy/cancel.h"
+#include "proxy/mysql/my_kill.h"
 #include "proxy/stats.h"
 #include "util/list.h"
 
@@ -61,6 +62,7 @@ enum worker_cmd {
 	WORKER_CMD_STOP = 'x',        /* exit now, closing everything */
 	WORKER_CMD_KILL = 'k',        /* close the clients queued in stats.kills (admin KILL) */
 	WORKER_CMD_RESUME = 'u',      /* admin RESUME: give held clients their server */
+	WORKER_CMD_MY_KILL = 'm',     /* run the MySQL KILLs queued in my_kills */
 };
 
 /* Per-worker counters: written by the worker thread only, without locks;
@@ -97,6 +99,7 @@ struct worker {
 	bool draining;                /* shutdown requested: exit when no clients */
 	uint32_t next_client_id;
 	struct stats_worker stats;    /* own counters; published snapshot under stats.lock */
+	struct my_kill_box my_kills;  /* MySQL KILL: this worker's client ids, queued requests (own lock) */
 };
 
 /* Create listeners, pools and the event loop of each worker; start them. */

@@ -352,6 +352,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 			case WORKER_CMD_RESUME:
 				worker_resume(w);
 				break;
+			case WORKER_CMD_MY_KILL:
+				my_kill_run(w);
+				break;
 			default:
 				break;
 			}
@@ -363,6 +366,7 @@ static int worker_init(struct proxy *px, struct worker *w, int id)
 {
 	w->id = id;
 	w->proxy = px;
+	my_kill_box_init(&w->my_kills);
 	list_init(&w->clients);
 	list_init(&w->dead);
 	list_init(&w->my_clients);
@@ -451,6 +455,7 @@ static void worker_cleanup(struct worker *w)
 	close(w->notify_fds[1]);
 	cfg_unref(w->cfg);
 	tls_contexts_unref(w->tls);
+	my_kill_box_destroy(&w->my_kills);
 }
 
 static void *worker_main(void *arg)

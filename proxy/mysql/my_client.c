@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "proxy/linger.h"
+#include "proxy/mysql/my_kill.h"
 #include "proxy/mysql/myauth.h"
 #include "proxy/mysql/myle.h"
 #include "proxy/mysql/my_route.h"
@@ -231,12 +232,15 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 	} else {
 		log_debug("mysql client %u (%s): closing: %s", c->id, c->addr, msg);
 	}
+	my_kill_unregister(c->w, &c->kill_ent);
 	if (c->pool)
 		pool_cancel_wait(c->pool, &c->waiter);
 	if (c->server) {
 		struct server *s = c->server;
 		c->server = NULL;
+		/* A KILL QUERY in flight for it: not for the next client. */
 		bool clean = c->state == MY_CL_IDLE && !c->cmd_pending && c->hidden == MY_HID_NONE &&
+			     c->kill_hold == 0 &&
 			     evbuffer_get_length(bufferevent_get_input(s->bev)) == 0;
 		pool_release(s, clean,
 			     c->pool_mode == CFG_POOL_SESSION || c->pinned || c->hold_long_data || c->cursor_open);
@@ -435,6 +439,7 @@ static void check_auth(struct my_client *c, const uint8_t *resp, size_t len)
 		}
 	}
 	if (!ok) {
+		log_debug("mysql client %u: %s answer of %zu bytes does not match", c->id, c->plugin, len);
 		access_denied(c, len > 0);
 		return;
 	}
@@ -528,6 +533,51 @@ static void handle_response(struct my_client *c, const uint8_t *p, size_t n)
 		return;
 	}
 	check_auth(c, r.auth.p, r.auth.len);
+}
+
+void my_client_change_user(struct my_client *c, const struct myc_change_user *cu)
+{
+	char *user = strndup((const char *)cu->user.p, cu->user.len);
+	const char *db = cu->database.len ? (const char *)cu->database.p : c->cl->server_database;
+	size_t dblen = cu->database.len ? cu->database.len : strlen(c->cl->server_database);
+	char *schema = strndup(db, dblen);
+	if (!user || !schema) {
+		free(user);
+		free(schema);
+		my_client_close(c, 1041, "HY000", 1, "Out of memory");
+		return;
+	}
+	log_info("mysql client %u (%s user=%s): COM_CHANGE_USER to %s", c->id, c->addr, c->user, user);
+	free(c->user);
+	c->user = user;
+	free(c->schema);
+	c->schema = schema;
+	c->logged_in = false;
+	c->have_sha1 = false;
+	OPENSSL_cleanse(c->sha1, sizeof(c->sha1));
+	c->pool = NULL;
+	c->seq = 1;
+	c->u = cfg_find_user(c->cfg, c->user);
+	my_client_set_state(c, MY_CL_AUTH);
+	timer_start(c, c->cl->settings.client_login_timeout_ms);
+	if (!c->u) {
+		access_denied(c, cu->auth.len > 0);
+		return;
+	}
+	c->pool_mode = cfg_pool_mode_for(c->cl, c->u);
+	/* As a server does: the answer in the packet is checked against the
+	 * session's last nonce (clients such as libmariadb compute it with
+	 * that one and ignore a new one in an AuthSwitchRequest for the same
+	 * plugin); another plugin, or no answer, gets an AuthSwitchRequest. */
+	const char *plugin = cu->plugin.len ? (const char *)cu->plugin.p : "mysql_native_password";
+	size_t plen = cu->plugin.len ? cu->plugin.len : strlen(plugin);
+	snprintf(c->plugin, sizeof(c->plugin), "%.*s", (int)plen, plugin);
+	bool has_password = c->u->password && c->u->password[0];
+	if (!plugin_checkable(c, c->plugin) || (cu->auth.len == 0 && has_password)) {
+		switch_plugin(c);
+		return;
+	}
+	check_auth(c, cu->auth.p, cu->auth.len);
 }
 
 /* One login packet from the client (handshake response or auth data). */
@@ -677,9 +727,20 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
  * when the statement already ended) is swallowed and the server released. */
 struct my_killer {
 	struct pool_waiter waiter;
+	struct worker *w;
+	uint32_t client_id;           /* a KILL QUERY's target holding its server; 0: none */
 	uint32_t thread_id;
 	char addr[80];
 };
+
+/* The KILL is over (answered or failed): its target may let its server go. */
+static void killer_free(struct my_killer *k)
+{
+	struct my_client *c = k->client_id ? my_client_find(k->w, k->client_id) : NULL;
+	free(k);
+	if (c && c->kill_hold > 0 && --c->kill_hold == 0 && c->state == MY_CL_IDLE)
+		my_relay_maybe_release(c);
+}
 
 static void killer_readable(void *link, struct server *s)
 {
@@ -696,18 +757,18 @@ static void killer_readable(void *link, struct server *s)
 	bool ok = len > 0 && h[MYC_HEADER_LEN] == 0x00;
 	bool err = len > 0 && h[MYC_HEADER_LEN] == 0xff;
 	evbuffer_drain(in, MYC_HEADER_LEN + len);
-	log_info("query_timeout: KILL QUERY %u on %s: %s", k->thread_id, k->addr,
+	log_info("KILL QUERY %u on %s: %s", k->thread_id, k->addr,
 		 ok ? "done" : err ? "refused (statement already over?)" : "unexpected answer");
 	bool clean = (ok || err) && evbuffer_get_length(in) == 0;
-	free(k);
 	pool_release(s, clean, false);
+	killer_free(k);
 }
 
 static void killer_failed(void *link, struct server *s, const char *why)
 {
 	struct my_killer *k = link;
-	log_warning("query_timeout: KILL QUERY %u on %s failed: %s", k->thread_id, k->addr, why);
-	free(k);
+	log_warning("KILL QUERY %u on %s failed: %s", k->thread_id, k->addr, why);
+	killer_free(k);
 }
 
 static void killer_writable(void *link, struct server *s)
@@ -732,23 +793,30 @@ static void killer_on_server(struct pool_waiter *wt, struct server *s)
 	int rc = pg_bev_send(s->bev, &b);
 	buf_free(&b);
 	if (rc < 0) {
-		free(k);
 		pool_release(s, false, false);
+		killer_free(k);
 	}
 }
 
 static void killer_on_error(struct pool_waiter *wt, const char *sqlstate, const char *msg)
 {
 	struct my_killer *k = container_of(wt, struct my_killer, waiter);
-	log_warning("query_timeout: no server to send KILL QUERY %u on %s: %s", k->thread_id, k->addr, msg);
-	free(k);
+	log_warning("no server to send KILL QUERY %u on %s: %s", k->thread_id, k->addr, msg);
+	killer_free(k);
 }
 
-static void kill_query(struct pool *pool, uint32_t thread_id)
+/* `holder`: the client whose running command is killed and which keeps
+ * its server until the KILL is answered (NULL: the server is gone). */
+static void kill_query(struct pool *pool, uint32_t thread_id, struct my_client *holder)
 {
 	struct my_killer *k = calloc(1, sizeof(*k));
 	if (!k)
 		return;
+	if (holder) {
+		k->w = holder->w;
+		k->client_id = holder->id;
+		holder->kill_hold++;
+	}
 	k->thread_id = thread_id;
 	snprintf(k->addr, sizeof(k->addr), "%.79s", pool->addr.text);
 	k->waiter.on_server = killer_on_server;
@@ -784,7 +852,7 @@ void my_client_sweep(struct my_client *c, int64_t now)
 					" (query_timeout %lld ms)",
 					(long long)st->query_timeout_ms);
 			if (pool && thread_id)
-				kill_query(pool, thread_id);
+				kill_query(pool, thread_id, NULL);
 		}
 		return;
 	case MY_CL_IDLE:
@@ -808,4 +876,60 @@ void my_client_sweep(struct my_client *c, int64_t now)
 				"The client was disconnected by the server because of inactivity"
 				" (client_idle_timeout %lld ms)",
 				(long long)st->client_idle_timeout_ms);
+}
+
+/* ---- KILL from clients (my_kill.c hands the requests to this worker) ---- */
+
+struct my_client *my_client_find(struct worker *w, uint32_t id)
+{
+	for (struct list *it = w->my_clients.next; it != &w->my_clients; it = it->next) {
+		struct my_client *c = container_of(it, struct my_client, node);
+		if (c->id == id)
+			return c;
+	}
+	return NULL;
+}
+
+/* The command c runs on its server, if any (not a hidden one of the
+ * proxy's between commands). */
+static bool running_on_server(const struct my_client *c)
+{
+	return c->server && (c->state == MY_CL_ACTIVE || (c->state == MY_CL_SYNC && c->cmd_pending));
+}
+
+void my_client_kill_query(struct my_client *c)
+{
+	if (!running_on_server(c)) {
+		log_info("mysql client %u (%s user=%s): KILL QUERY: no statement running", c->id, c->addr,
+			 c->user ? c->user : "-");
+		return;
+	}
+	log_info("mysql client %u (%s user=%s): KILL QUERY: stopping its statement on %s", c->id, c->addr,
+		 c->user ? c->user : "-", c->server->pool->addr.text);
+	/* Not on the client's own pool: it may be full (the statement holds
+	 * one of its slots), and the KILL would wait behind the statement.
+	 * A pool of the same user and node logged in to information_schema
+	 * (its own slots) carries it. */
+	struct pool *src = c->server->pool;
+	struct pool *kp = pool_get(c->w->pools, CFG_PROTO_MYSQL, &src->addr, "information_schema", src->user,
+				   &c->cl->settings, c->cfg->global.max_packet_size);
+	if (kp && kp != src)
+		pool_set_credentials(kp, &src->cred);
+	kill_query(kp ? kp : src, my_server_of(c->server)->thread_id, c);
+}
+
+void my_client_kill_connection(struct my_client *c)
+{
+	struct pool *pool = NULL;
+	uint32_t thread_id = 0;
+	if (running_on_server(c)) {
+		pool = c->server->pool;
+		thread_id = my_server_of(c->server)->thread_id;
+	}
+	uint8_t seq = c->state == MY_CL_IDLE ? 0 : 1;
+	/* Closing releases a busy server unclean (closed): the KILL below
+	 * stops what it still runs. */
+	my_client_close(c, 1927, "70100", seq, "Connection was killed");
+	if (pool && thread_id)
+		kill_query(pool, thread_id, NULL);
 }

@@ -27,6 +27,7 @@
 #include "pool/my_server.h"
 #include "pool/pool.h"
 #include "proxy/route_pick.h"
+#include "proxy/mysql/my_kill.h"
 #include "proxy/mysql/myc.h"
 #include "proxy/mysql/myc_resp.h"
 #include "util/list.h"
@@ -131,6 +132,8 @@ struct my_client {
 	struct myc_resp resp;
 	size_t c2s_left;              /* bytes of the command still to forward */
 	bool c2s_more;                /* a split command: more frames follow */
+	bool infile;                  /* LOCAL INFILE: the client's file packets go to the server up to the empty one */
+	bool infile_cont;             /* the last file frame was 0xffffff long: the next continues it */
 	size_t s2c_left;              /* bytes of a server frame still to forward */
 	bool s2c_more;                /* the server's last frame was 0xffffff long */
 	uint16_t status;              /* last status flags seen (COM_PING's answer) */
@@ -140,6 +143,11 @@ struct my_client {
 	bool hold_diag;               /* the last answer had warnings or an error:
 					 SHOW WARNINGS must reach the same server */
 	uint64_t queries;
+	/* KILL: this client in its worker's registry (after login); KILL
+	 * QUERYs in flight for its server (it keeps that server until their
+	 * answers are in, so that a late KILL cannot hit another client). */
+	struct my_kill_ent kill_ent;
+	int kill_hold;
 	int64_t last_activity_ms;
 	int64_t query_start_ms;
 
@@ -177,6 +185,21 @@ void my_client_request_server(struct my_client *c);
  * client_idle_timeout); may close c. Called by the worker's sweep. */
 void my_client_sweep(struct my_client *c, int64_t now);
 
+/* COM_CHANGE_USER (my_relay.c has released the server and reset the
+ * session): authenticate c again as cu's user (AuthSwitchRequest with a
+ * fresh nonce, then the login's checks and server check); OK, or ERR
+ * 1045 and close. cu's slices are copied. */
+void my_client_change_user(struct my_client *c, const struct myc_change_user *cu);
+
+/* The worker's live client with this id, or NULL. */
+struct my_client *my_client_find(struct worker *w, uint32_t id);
+/* KILL QUERY: stop the command c runs on its server (KILL QUERY <thread
+ * id> on another connection of the pool); nothing when c is idle. */
+void my_client_kill_query(struct my_client *c);
+/* KILL CONNECTION: ERR 1927 to c and close it (its running statement is
+ * stopped as by my_client_kill_query()). */
+void my_client_kill_connection(struct my_client *c);
+
 /* Free closed clients (worker's deferred frees). */
 void my_client_reap(struct list *dead);
 
@@ -195,6 +218,8 @@ void my_relay_start(struct my_client *c);
 void my_relay_flush(struct my_client *c);
 /* The client's output drained below the low watermark. */
 void my_relay_client_drained(struct my_client *c);
+/* Give the server back if nothing holds it (transaction pooling). */
+void my_relay_maybe_release(struct my_client *c);
 /* Free a pending command's copies. */
 void my_cmd_clear(struct my_cmd *cmd);
 void my_pstmt_free(void *p);

@@ -26,11 +26,13 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool/pool.h"
+#include "proxy/mysql/my_kill.h"
 #include "proxy/mysql/my_route.h"
 #include "proxy/mysql/my_sql.h"
 #include "proxy/mysql/myle.h"
@@ -155,7 +157,7 @@ static void maybe_release(struct my_client *c)
 {
 	struct server *s = c->server;
 	if (!s || c->pool_mode == CFG_POOL_SESSION || c->pinned || c->hold_long_data || c->cursor_open ||
-	    c->hold_diag)
+	    c->hold_diag || c->kill_hold)
 		return;
 	struct my_server *ms = my_server_of(s);
 	if (ms->status & (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXISTS | SERVER_STATUS_CURSOR_EXISTS))
@@ -164,6 +166,42 @@ static void maybe_release(struct my_client *c)
 		return;
 	c->server = NULL;
 	pool_release(s, true, false);
+}
+
+void my_relay_maybe_release(struct my_client *c)
+{
+	maybe_release(c);
+}
+
+/* KILL [QUERY] <proxy connection id> (COM_PROCESS_KILL or the SQL): the
+ * target's worker does it; the killer gets OK, 1094 or 1095 now. */
+static void kill_command(struct my_client *c, uint32_t id, bool query, size_t frame_len)
+{
+	bool admin = false;
+	for (size_t i = 0; i < c->cfg->global.admin_users.n; i++)
+		if (strcmp(c->cfg->global.admin_users.items[i], c->user) == 0)
+			admin = true;
+	int rc = my_kill_request(c->w->proxy, id, query, c->user, admin);
+	char msg[128];
+	switch (rc) {
+	case 0:
+		log_info("mysql client %u (%s user=%s): KILL %s%u", c->id, c->addr, c->user,
+			 query ? "QUERY " : "", id);
+		drain_command(c, frame_len);
+		send_ok(c, 1);
+		return;
+	case 1095:
+		snprintf(msg, sizeof(msg), "You are not owner of thread %u", id);
+		answer_error(c, 1095, "HY000", msg, frame_len);
+		return;
+	case 1094:
+		snprintf(msg, sizeof(msg), "Unknown thread id: %u", id);
+		answer_error(c, 1094, "HY000", msg, frame_len);
+		return;
+	default:
+		answer_error(c, 1041, "HY000", "Too many KILLs pending at the proxy; try again", frame_len);
+		return;
+	}
 }
 
 static void client_reset_state(struct my_client *c)
@@ -180,6 +218,45 @@ static void client_reset_state(struct my_client *c)
 	strmap_init(&c->stmts);
 	c->last_prepared = 0;
 	c->pinned = c->hold_long_data = c->cursor_open = c->hold_diag = false;
+}
+
+/* COM_CHANGE_USER: a fresh session for the new user (the server back to
+ * the pool with a reset, the tracked state and statements gone), then a
+ * new authentication (my_client_change_user). */
+static void change_user(struct my_client *c, size_t frame_len)
+{
+	/* Out of the input first: the login that follows may answer and
+	 * read the next command before this returns. */
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t *pkt = malloc(frame_len ? frame_len : 1);
+	if (!pkt) {
+		my_client_close(c, 1041, "HY000", 1, "Out of memory");
+		return;
+	}
+	evbuffer_drain(in, MYC_HEADER_LEN);
+	evbuffer_remove(in, pkt, frame_len);
+	c->cmd_pending = false;
+	struct myc_cmd mc;
+	if (myc_parse_command(pkt, frame_len, c->caps, &mc) < 0) {
+		free(pkt);
+		my_client_close(c, 1047, "08S01", 1, "Malformed COM_CHANGE_USER packet");
+		return;
+	}
+	const struct myc_change_user *cu = &mc.change_user;
+	if (c->server) {
+		struct server *s = c->server;
+		c->server = NULL;
+		pool_release(s, c->kill_hold == 0 && evbuffer_get_length(bufferevent_get_input(s->bev)) == 0,
+			     true);
+	}
+	if (cu->charset)
+		c->charset = (uint8_t)cu->charset;
+	client_reset_state(c);
+	c->status = SERVER_STATUS_AUTOCOMMIT;
+	my_kill_unregister(c->w, &c->kill_ent);
+	my_client_change_user(c, cu);
+	OPENSSL_cleanse(pkt, frame_len);
+	free(pkt);
 }
 
 /* Answer or dispatch the command at the head of the input. Returns true
@@ -270,10 +347,10 @@ static bool next_command(struct my_client *c)
 		}
 		break;
 	case COM_CHANGE_USER:
-		answer_error(c, 1235, "42000", "COM_CHANGE_USER is not supported by the proxy yet: open a new connection", len);
-		return true;
+		change_user(c, len);
+		return false;
 	case COM_PROCESS_KILL:
-		answer_error(c, 1235, "42000", "KILL through the proxy is not supported yet", len);
+		kill_command(c, mc.process_id, false, len);
 		return true;
 	case COM_QUERY:
 	case COM_INIT_DB:
@@ -306,8 +383,22 @@ static bool next_command(struct my_client *c)
 	if (cmd == COM_QUERY) {
 		struct my_sql_scan sc;
 		my_sql_scan((const char *)mc.text.p, mc.text.len, &sc);
+		if ((sc.flags & MY_SQL_LOCAL_INFILE) && !(c->caps & CLIENT_LOCAL_FILES)) {
+			answer_error(c, 1148, "42000",
+				     "The used command is not allowed with this MariaDB version: LOAD DATA LOCAL needs "
+				     "a client with local infile enabled (CLIENT_LOCAL_FILES)", len);
+			return true;
+		}
 		if (sc.flags & MY_SQL_KILL) {
-			answer_error(c, 1235, "42000", "KILL through the proxy is not supported yet", len);
+			uint32_t kid;
+			bool query;
+			if (look == len && my_kill_parse((const char *)mc.text.p, mc.text.len, &kid, &query) == 0) {
+				kill_command(c, kid, query, len);
+				return true;
+			}
+			answer_error(c, 1235, "42000",
+				     "Only KILL [QUERY|CONNECTION] <connection id> is supported through the proxy "
+				     "(the id from the proxy's handshake)", len);
 			return true;
 		}
 		if ((sc.flags & MY_SQL_PIN) && c->pool_mode != CFG_POOL_SESSION && !c->pinned &&
@@ -695,6 +786,7 @@ static void forward(struct my_client *c)
 	if (cur->login) {
 		send_ok(c, c->seq);
 		c->logged_in = true;
+		my_kill_register(c->w, &c->kill_ent, c->id, c->user);
 		evtimer_del(c->timer);
 		c->cmd_pending = false;
 		my_cmd_clear(cur);
@@ -744,6 +836,7 @@ static void forward(struct my_client *c)
 	}
 	c->c2s_left = 0;
 	c->c2s_more = false;
+	c->infile = c->infile_cont = false;
 	if (!moved) {
 		size_t avail = evbuffer_get_length(in);
 		size_t n = avail < total ? avail : total;
@@ -786,6 +879,19 @@ static void forward_command_bytes(struct my_client *c)
 				return;
 			size_t len = myle_get_u24(hdr);
 			c->c2s_more = len == MYC_MAX_FRAME;
+			c->c2s_left = MYC_HEADER_LEN + len;
+			continue;
+		}
+		if (c->infile) {
+			/* The file: frames up to an empty packet (an empty frame
+			 * after a 0xffffff one only ends a split packet). */
+			uint8_t hdr[MYC_HEADER_LEN];
+			if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ssize_t)sizeof(hdr))
+				return;
+			size_t len = myle_get_u24(hdr);
+			if (len == 0 && !c->infile_cont)
+				c->infile = false;
+			c->infile_cont = len == MYC_MAX_FRAME;
 			c->c2s_left = MYC_HEADER_LEN + len;
 			continue;
 		}
@@ -852,10 +958,21 @@ static void relay_s2c(struct my_client *c)
 		/* A large row: the tracker only needs its first byte. */
 		int rc = myc_resp_feed(&c->resp, whole ? p + MYC_HEADER_LEN : hdr + MYC_HEADER_LEN, len, cont);
 		c->s2c_more = len == MYC_MAX_FRAME;
-		if (rc < 0 || rc == MYC_RESP_CLIENT) {
+		bool infile = rc == MYC_RESP_CLIENT && c->resp.last == MYC_PKT_LOCAL_INFILE && whole &&
+			      (c->caps & CLIENT_LOCAL_FILES) && c->cur.cmd == COM_QUERY;
+		if (rc < 0 || (rc == MYC_RESP_CLIENT && !infile)) {
 			my_client_close(c, 2027, "HY000", 1, "Malformed or unexpected packet from the server (%s)",
 					rc < 0 ? myc_err_str(rc) : "the server asked the client for data");
 			return;
+		}
+		if (infile) {
+			/* LOAD DATA LOCAL INFILE: the request to the client, then
+			 * its file to the server, then the server's OK/ERR. */
+			evbuffer_remove_buffer(in, out, total);
+			c->infile = true;
+			c->infile_cont = false;
+			forward_command_bytes(c);
+			continue;
 		}
 		if (c->resp.last == MYC_PKT_PREPARE_OK && c->cur.cmd == COM_STMT_PREPARE && whole) {
 			struct myc_stmt_prepare_ok po;

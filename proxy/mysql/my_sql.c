@@ -475,6 +475,15 @@ void my_sql_scan(const char *sql, size_t len, struct my_sql_scan *out)
 			pin(out, "HANDLER");
 		} else if (is_word(&t, "KILL")) {
 			out->flags |= MY_SQL_KILL;
+		} else if (is_word(&t, "LOAD")) {
+			next(&c, &t);
+			if (is_word(&t, "DATA") || is_word(&t, "XML")) {
+				next(&c, &t);
+				if (is_word(&t, "LOW_PRIORITY") || is_word(&t, "CONCURRENT"))
+					next(&c, &t);
+				if (is_word(&t, "LOCAL"))
+					out->flags |= MY_SQL_LOCAL_INFILE;
+			}
 		} else if (is_word(&t, "XA")) {
 			pin(out, "XA transaction");
 		}

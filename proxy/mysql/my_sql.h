@@ -27,6 +27,7 @@ enum my_sql_flags {
 	MY_SQL_SET = 1 << 2,       /* tracked assignments in out->sets */
 	MY_SQL_TRUNCATED = 1 << 3, /* the text ended inside a quote or comment */
 	MY_SQL_KILL = 1 << 4,      /* KILL [QUERY|CONNECTION] id: server thread ids are not the client's */
+	MY_SQL_LOCAL_INFILE = 1 << 5, /* LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE */
 };
 
 #define MY_SQL_MAX_SETS 16

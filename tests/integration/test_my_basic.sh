@@ -71,7 +71,7 @@ for mode in session transaction; do
 	out=$(MYDATABASE=no_such_db my_proxy -e "SELECT 1" 2>&1) && fail "unknown schema accepted"
 	assert_match "$out" "ERROR 10(44|49) \(42000\)" "$mode: unknown schema refused at login"
 	out=$(my_proxy -e "KILL 12345" 2>&1) && fail "KILL passed"
-	assert_contains "$out" "ERROR 1235" "$mode: KILL refused clearly"
+	assert_contains "$out" "ERROR 1094" "$mode: KILL of an unknown (proxy) id: ERR 1094"
 	assert_eq "1" "$(my_proxy -e 'SELECT 1')" "$mode: still serving"
 	stop_proxy
 	assert_eq 0 "$PROXY_EXIT_CODE" "$mode: clean exit"

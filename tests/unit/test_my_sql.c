@@ -115,6 +115,12 @@ static void test_kill_and_truncation(void **state)
 {
 	struct my_sql_scan s = scan("KILL QUERY 12");
 	assert_true(s.flags & MY_SQL_KILL);
+	s = scan("load data low_priority local infile '/tmp/x' into table t");
+	assert_true(s.flags & MY_SQL_LOCAL_INFILE);
+	s = scan("SELECT 1; LOAD XML LOCAL INFILE 'x' INTO TABLE t");
+	assert_true(s.flags & MY_SQL_LOCAL_INFILE);
+	s = scan("LOAD DATA INFILE '/tmp/x' INTO TABLE t");
+	assert_false(s.flags & MY_SQL_LOCAL_INFILE);
 	s = scan("SELECT 'unterminated");
 	assert_true(s.flags & MY_SQL_TRUNCATED);
 	s = scan("SELECT 1 /* unterminated");
