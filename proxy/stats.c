@@ -147,6 +147,7 @@ static void snap_free(struct stats_snap *s)
 	free(s->pools);
 	free(s->client_rows);
 	free(s->server_rows);
+	free(s->queries);
 	free(s);
 }
 
@@ -294,6 +295,17 @@ void stats_publish(struct worker *w)
 		r->server_id = c->server ? c->server->id : 0;
 	}
 
+	struct query_stats *qs = &w->stats.qs;
+	if (qs->slots && qs->used) {
+		size_t want = qs->used < QS_PUBLISH_TOP ? qs->used : QS_PUBLISH_TOP;
+		s->queries = malloc(want * sizeof(*s->queries));
+		if (s->queries)
+			s->n_queries = query_stats_top(qs, s->queries, want);
+	}
+	s->qs_evicted = qs->evicted;
+	s->qs_untracked = qs->untracked;
+	s->qs_used = qs->used;
+
 	/* Rates, and events for new server connection failures, against the
 	 * previous snapshot (only this thread writes w->stats.pub). */
 	struct stats_snap *prev = w->stats.pub;
@@ -330,6 +342,8 @@ int stats_worker_init(struct worker *w)
 {
 	if (pthread_mutex_init(&w->stats.lock, NULL) != 0)
 		return -1;
+	if (query_stats_init(&w->stats.qs) < 0)
+		log_warning("worker %d: no memory for query statistics; they are off", w->id);
 	w->stats.lock_ready = true;
 	w->stats.timer = event_new(w->base, -1, EV_PERSIST, publish_cb, w);
 	if (!w->stats.timer)
@@ -352,6 +366,7 @@ void stats_worker_free(struct worker *w)
 	w->stats.pub = NULL;
 	pthread_mutex_unlock(&w->stats.lock);
 	snap_free(s);
+	query_stats_free(&w->stats.qs);
 	/* The mutex is not destroyed: workers are cleaned up one by one as
 	 * they are joined, and an admin session on a worker still running may
 	 * read this one's (now empty) snapshot until px->workers is freed. */
@@ -667,10 +682,19 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 						s->n_server_rows, sizeof(*s->server_rows)) < 0)
 					rc = -1;
 			}
+			v->qs_evicted += s->qs_evicted;
+			v->qs_untracked += s->qs_untracked;
+			v->qs_used += s->qs_used;
+			if ((flags & STATS_WANT_QUERIES) &&
+			    append_rows((void **)&v->queries, &v->n_queries, s->queries, s->n_queries,
+					sizeof(*s->queries)) < 0)
+				rc = -1;
 		}
 		pthread_mutex_unlock(&w->stats.lock);
 	}
 	v->oldest_ms = oldest;
+	v->qs_capacity = QS_CAPACITY;
+	v->n_queries = query_stats_merge(v->queries, v->n_queries);
 	/* A worker opens its pool on its first client: report the configured
 	 * size, not the sum of the shares of the workers that have one. */
 	for (size_t i = 0; i < v->n_pools; i++) {
@@ -706,5 +730,6 @@ void stats_view_free(struct stats_view *v)
 	free(v->rules);
 	free(v->client_rows);
 	free(v->server_rows);
+	free(v->queries);
 	memset(v, 0, sizeof(*v));
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proxy/query_stats.h"
 #include "proxy/route_pick.h"
 #include "util/buf.h"
 
@@ -145,6 +146,11 @@ struct stats_snap {
 	size_t n_client_rows;
 	struct stats_server_row *server_rows;
 	size_t n_server_rows;
+	/* Query statistics: the worker's top entries by total time. */
+	struct qs_entry *queries;     /* at most QS_PUBLISH_TOP */
+	size_t n_queries;
+	uint64_t qs_evicted, qs_untracked;
+	size_t qs_used;
 };
 
 #define STATS_MAX_ROWS 5000
@@ -160,6 +166,7 @@ struct stats_worker {
 	uint32_t kills[STATS_MAX_KILLS]; /* client ids an admin asked to close */
 	int n_kills;
 	bool lock_ready;
+	struct query_stats qs;        /* per-statement table (worker's thread only) */
 };
 
 /* One event for the stats page. */
@@ -234,6 +241,13 @@ struct stats_view {
 	size_t n_client_rows;
 	struct stats_server_row *server_rows;
 	size_t n_server_rows;
+	/* Query statistics, only with STATS_WANT_QUERIES: entries of all
+	 * workers merged by key, by total time descending. */
+	struct qs_entry *queries;
+	size_t n_queries;
+	size_t qs_capacity;           /* slots per worker (QS_CAPACITY) */
+	size_t qs_used;               /* slots in use, all workers */
+	uint64_t qs_evicted, qs_untracked;
 	struct stats_event events[STATS_EVENTS]; /* newest first */
 	size_t n_events;
 	/* Read/write routing: decisions by target (0 primary, 1 replica) and
@@ -274,6 +288,7 @@ void stats_worker_run_kills(struct worker *w);
 
 /* ---- readers (any thread) ---- */
 #define STATS_WANT_ROWS 1     /* also collect client and server rows */
+#define STATS_WANT_QUERIES 2  /* also collect query statistics */
 /* Sum every worker's published snapshot into `v` (zeroed first). */
 int stats_collect(struct proxy *px, struct stats_view *v, int flags);
 void stats_view_free(struct stats_view *v);
@@ -282,6 +297,8 @@ void stats_view_free(struct stats_view *v);
 void stats_render_prometheus(const struct stats_view *v, struct buf *out);
 void stats_render_json(const struct stats_view *v, struct buf *out);
 void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *out);
+/* /queries.json: {"queries":[…], "capacity":…, "evicted":…, …}. */
+void stats_render_queries_json(const struct stats_view *v, struct buf *out);
 /* Escapers, exposed for tests: append s escaped for a Prometheus label
  * value, a JSON string (without quotes), HTML text. */
 void stats_put_label_value(struct buf *out, const char *s);

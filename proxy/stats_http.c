@@ -96,7 +96,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	if (!path || !*path)
 		path = "/";
-	enum { P_PAGE, P_METRICS, P_JSON, P_HEALTH } what;
+	enum { P_PAGE, P_METRICS, P_JSON, P_HEALTH, P_QUERIES } what;
 	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
 		what = P_PAGE;
 	else if (strcmp(path, "/metrics") == 0)
@@ -105,8 +105,10 @@ static void handle(struct evhttp_request *req, void *arg)
 		what = P_JSON;
 	else if (strcmp(path, "/health") == 0)
 		what = P_HEALTH;
+	else if (strcmp(path, "/queries.json") == 0)
+		what = P_QUERIES;
 	else {
-		reply_text(req, 404, "Not Found", "not found: try /, /metrics, /stats.json, /health\n");
+		reply_text(req, 404, "Not Found", "not found: try /, /metrics, /stats.json, /queries.json, /health\n");
 		return;
 	}
 	if (what != P_HEALTH && !authorized(h, req)) {
@@ -116,7 +118,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	struct stats_view v;
-	if (stats_collect(h->px, &v, 0) < 0)
+	if (stats_collect(h->px, &v, what == P_PAGE || what == P_QUERIES ? STATS_WANT_QUERIES : 0) < 0)
 		log_warning("stats: out of memory while collecting; figures are partial");
 	struct buf b;
 	buf_init(&b);
@@ -131,6 +133,10 @@ static void handle(struct evhttp_request *req, void *arg)
 		break;
 	case P_JSON:
 		stats_render_json(&v, &b);
+		reply(req, 200, "OK", "application/json", &b);
+		break;
+	case P_QUERIES:
+		stats_render_queries_json(&v, &b);
 		reply(req, 200, "OK", "application/json", &b);
 		break;
 	case P_HEALTH:
@@ -204,7 +210,7 @@ struct stats_http *stats_http_start(struct proxy *px, struct event_base *base, c
 	}
 	if (a->kind == CFG_ADDR_UNIX)
 		memcpy(h->unix_path, a->path, sizeof(h->unix_path));
-	log_info("stats port on %s%s (/, /metrics, /stats.json, /health)%s", a->kind == CFG_ADDR_UNIX ? "unix socket " : "http://", a->text,
+	log_info("stats port on %s%s (/, /metrics, /stats.json, /queries.json, /health)%s", a->kind == CFG_ADDR_UNIX ? "unix socket " : "http://", a->text,
 		 c->global.stats_auth ? ", basic auth" : "");
 	return h;
 fail:

@@ -342,6 +342,26 @@ static void jhist(struct buf *b, const struct stats_hist *h)
 	     (double)h->sum_ms / 1000.0);
 }
 
+void stats_render_queries_json(const struct stats_view *v, struct buf *b)
+{
+	puts_(b, "{\"queries\":[");
+	for (size_t i = 0; i < v->n_queries; i++) {
+		const struct qs_entry *q = &v->queries[i];
+		puts_(b, i ? ",{" : "{");
+		jstr(b, "query", q->query, true);
+		jstr(b, "target", q->primary ? "primary" : "replica", true);
+		jstr(b, "node", q->node, true);
+		putf(b, "\"calls\":%" PRIu64 ",\"total_ms\":%.3f,\"mean_ms\":%.3f,\"max_ms\":%.3f,"
+			"\"rows\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
+		     q->calls, (double)q->total_us / 1000.0,
+		     q->calls ? (double)q->total_us / 1000.0 / (double)q->calls : 0.0, (double)q->max_us / 1000.0,
+		     q->rows, q->errors);
+	}
+	putf(b, "],\"capacity\":%zu,\"workers\":%d,\"used\":%zu,\"evicted\":%" PRIu64
+		",\"untracked\":%" PRIu64 "}\n",
+	     v->qs_capacity, v->workers, v->qs_used, v->qs_evicted, v->qs_untracked);
+}
+
 void stats_render_json(const struct stats_view *v, struct buf *b)
 {
 	const struct stats_totals *t = &v->t;
@@ -612,6 +632,28 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 		puts_(b, "<tr><td colspan=\"12\">no pool yet (pools open with the first client)</td></tr>");
 	puts_(b, "</tbody></table></div>\n");
 
+	puts_(b, "<h2>Top queries</h2><div class=\"scroll\"><table id=\"queries\"><thead><tr>"
+		 "<th>query</th><th>target</th><th>calls</th><th>total ms</th><th>mean ms</th><th>max ms</th>"
+		 "<th>rows</th><th>errors</th></tr></thead><tbody>");
+	for (size_t i = 0; i < v->n_queries && i < 10; i++) {
+		const struct qs_entry *q = &v->queries[i];
+		char target[QS_NODE_MAX + 16];
+		snprintf(target, sizeof(target), "%s (%s)", q->node, q->primary ? "primary" : "replica");
+		puts_(b, "<tr>");
+		td(b, NULL, q->query);
+		td(b, q->primary ? "primary" : NULL, target);
+		tdi(b, (long long)q->calls);
+		putf(b, "<td class=\"n\">%.1f</td><td class=\"n\">%.3f</td><td class=\"n\">%.3f</td>",
+		     (double)q->total_us / 1000.0, q->calls ? (double)q->total_us / 1000.0 / (double)q->calls : 0.0,
+		     (double)q->max_us / 1000.0);
+		tdi(b, (long long)q->rows);
+		tdi(b, (long long)q->errors);
+		puts_(b, "</tr>");
+	}
+	if (v->n_queries == 0)
+		puts_(b, "<tr><td colspan=\"8\">no statement yet</td></tr>");
+	puts_(b, "</tbody></table></div>\n");
+
 	puts_(b, "<h2>Recent events</h2><div class=\"scroll\"><table id=\"events\"><thead><tr><th>time</th>"
 		 "<th>level</th><th>event</th></tr></thead><tbody>");
 	for (size_t i = 0; i < v->n_events; i++) {
@@ -629,5 +671,6 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 	if (refresh_s > 0)
 		putf(b, "Refreshes every %d s. ", refresh_s);
 	puts_(b, "Also: <a href=\"metrics\">/metrics</a> (Prometheus), <a href=\"stats.json\">/stats.json</a>, "
+		 "<a href=\"queries.json\">/queries.json</a>, "
 		 "<a href=\"health\">/health</a>.</footer>\n</body></html>\n");
 }

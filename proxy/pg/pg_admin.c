@@ -369,6 +369,7 @@ static void show_help(struct buf *b)
 		{ "SHOW SERVERS", "server connections" },
 		{ "SHOW NODES", "configured nodes: role, connection state, health (heartbeats, lag, position)" },
 		{ "SHOW ROUTES", "routing rules with their hits, and routing decisions by target and reason" },
+		{ "SHOW QUERIES", "per normalized statement and target: calls, total/mean/max ms, rows, errors (top 100 by total time)" },
 		{ "SHOW STATS", "totals: clients, queries, transactions, bytes, errors, timings" },
 		{ "SHOW CONFIG", "the settings in use" },
 		{ "SHOW EVENTS", "recent events (reloads, server connection failures, kills)" },
@@ -384,8 +385,38 @@ static void show_help(struct buf *b)
 	complete_rows(b, "SHOW", n);
 }
 
+/* SHOW QUERIES: per normalized statement and target, by total time, at
+ * most ADMIN_MAX_QUERIES rows. The query cell is sent whole (up to
+ * QN_MAX bytes), not through the 192-byte row cells. */
+#define ADMIN_MAX_QUERIES 100
+static void show_queries(const struct stats_view *v, struct buf *b)
+{
+	static const char *const cols[] = { "query", "target", "calls", "total_ms", "mean_ms",
+					    "max_ms", "rows", "errors" };
+	row_desc(b, cols, 8);
+	size_t n = v->n_queries < ADMIN_MAX_QUERIES ? v->n_queries : ADMIN_MAX_QUERIES;
+	for (size_t i = 0; i < n; i++) {
+		const struct qs_entry *q = &v->queries[i];
+		char target[QS_NODE_MAX + 16], calls[24], total[32], mean[32], max[32], rows[24], errs[24];
+		snprintf(target, sizeof(target), "%s (%s)", q->node, q->primary ? "primary" : "replica");
+		snprintf(calls, sizeof(calls), "%" PRIu64, q->calls);
+		snprintf(total, sizeof(total), "%.3f", (double)q->total_us / 1000.0);
+		snprintf(mean, sizeof(mean), "%.3f", q->calls ? (double)q->total_us / 1000.0 / (double)q->calls : 0.0);
+		snprintf(max, sizeof(max), "%.3f", (double)q->max_us / 1000.0);
+		snprintf(rows, sizeof(rows), "%" PRIu64, q->rows);
+		snprintf(errs, sizeof(errs), "%" PRIu64, q->errors);
+		const char *vals[8] = { q->query, target, calls, total, mean, max, rows, errs };
+		data_row(b, vals, 8);
+	}
+	complete_rows(b, "SHOW", n);
+}
+
 int pg_admin_show(const struct stats_view *v, const char *what, struct buf *out)
 {
+	if (strcasecmp(what, "queries") == 0) {
+		show_queries(v, out);
+		return 0;
+	}
 	if (strcasecmp(what, "pools") == 0)
 		show_pools(v, out);
 	else if (strcasecmp(what, "clients") == 0)
@@ -669,6 +700,8 @@ static int run_command(struct pg_client *c, char *q, struct buf *b)
 		stats_publish(c->w); /* this worker's part is fresh (and lists this session) */
 		struct stats_view v;
 		int want = strcasecmp(w[1], "clients") == 0 || strcasecmp(w[1], "servers") == 0 ? STATS_WANT_ROWS : 0;
+		if (strcasecmp(w[1], "queries") == 0)
+			want = STATS_WANT_QUERIES;
 		stats_collect(px, &v, want);
 		if (pg_admin_show(&v, w[1], b) < 0)
 			error_msg(b, "42601", "unknown SHOW \"%s\": SHOW HELP lists the commands", w[1]);

@@ -126,6 +126,11 @@ struct pg_client {
 	bool lsn_wait;                /* asking that server its WAL position (read-your-writes) */
 	bool route_lsn_ok;            /* ... and it answered route_lsn */
 	uint64_t route_lsn;
+	/* Query statistics (query_stats.h): the statement in progress; the
+	 * key of the unnamed prepared statement and of the last Bind's. */
+	struct qs_call qs;
+	uint64_t qs_unnamed;
+	uint64_t qs_bound;
 	/* Admin console: a PAUSE waiting for transactions to finish. */
 	struct event *admin_wait;
 	char *admin_pause;            /* the cluster name, or NULL for all */

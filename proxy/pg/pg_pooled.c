@@ -44,6 +44,75 @@ static struct pgc_limits limits(const struct pg_client *c)
 	return lim;
 }
 
+/* ---- query statistics (query_stats.h) ---- */
+
+/* Where the client's statements run now: the node of its pool, and
+ * whether it is the primary (the routed node, else the primary). */
+static const char *qs_node(const struct pg_client *c) { return c->pool ? c->pool->addr.text : ""; }
+static bool qs_primary(const struct pg_client *c)
+{
+	return c->route ? c->cl->nodes[c->route_node].is_primary : true;
+}
+
+/* A simple Query's text (the first SCAN_PREFIX bytes): one call until its
+ * ReadyForQuery, whatever the number of statements in it. */
+static void qs_query(struct pg_client *c, const char *text, size_t len)
+{
+	struct query_stats *qs = &c->w->stats.qs;
+	if (c->qs.key) {
+		qs->untracked++; /* pipelined behind another statement */
+		return;
+	}
+	query_stats_begin(qs, &c->qs, QN_PG, text, len, qs_node(c), qs_primary(c));
+}
+
+/* The key of a client's named statement: found by its server-side name
+ * (a hash of its text), so the text is normalized once per worker. */
+static uint64_t qs_named(struct pg_client *c, const struct pg_pstmt *ps)
+{
+	uint64_t id = 0;
+	for (const char *p = ps->srvname + 3; *p && p < ps->srvname + 3 + 16; p++)
+		id = id << 4 | (uint64_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
+	struct pg_parse_body pb;
+	if (ps->parse_len < 5 || pg_parse_body_split(ps->parse_msg + 5, ps->parse_len - 5, &pb) < 0)
+		return 0;
+	return query_stats_enter_cached(&c->w->stats.qs, id, QN_PG, pb.query, strlen(pb.query), qs_node(c),
+					qs_primary(c));
+}
+
+/* An Execute: a call of the last Bind's statement. */
+static void qs_execute(struct pg_client *c)
+{
+	if (!c->qs.key)
+		query_stats_start(&c->qs, c->qs_bound);
+	else if (c->qs.key == c->qs_bound)
+		c->qs.pending++;
+	else
+		c->w->stats.qs.untracked++; /* pipelined behind another statement */
+}
+
+/* CommandComplete / ErrorResponse for the Query or Execute at the head.
+ * Returns false when the CommandComplete is not all buffered yet. */
+static bool qs_result(struct pg_client *c, struct evbuffer *in, uint8_t type, size_t total,
+		      const struct pg_op *op)
+{
+	if (type == 'C' && total <= PGC_HEADER_LEN + 64) {
+		if (evbuffer_get_length(in) < total)
+			return false;
+		char tag[64];
+		struct evbuffer_ptr pos;
+		evbuffer_ptr_set(in, &pos, PGC_HEADER_LEN, EVBUFFER_PTR_SET);
+		ev_ssize_t got = evbuffer_copyout_from(in, &pos, tag, total - PGC_HEADER_LEN);
+		if (got > 0)
+			c->qs.rows += query_stats_tag_rows(tag, strnlen(tag, (size_t)got));
+	} else if (type == 'E') {
+		c->qs.error = true;
+	}
+	if (op->kind == PG_OP_EXECUTE)
+		query_stats_end_one(&c->w->stats.qs, &c->qs);
+	return true;
+}
+
 /* A message must be read whole: make sure the socket is read far enough
  * (the read watermark normally stops at PG_RELAY_HIGH). Returns true when
  * it is all buffered. */
@@ -167,6 +236,8 @@ static enum step client_parse(struct pg_client *c, const struct pgc_msg *m)
 		evbuffer_add(bufferevent_get_output(c->server->bev), m->body - 5, m->body_len + 5);
 		if (!pg_opq_push(&c->opq, PG_OP_PARSE))
 			goto oom;
+		c->qs_unnamed = query_stats_enter(&c->w->stats.qs, QN_PG, pb.query, strlen(pb.query), qs_node(c),
+						  qs_primary(c));
 		return STEP_MORE;
 	}
 	struct pg_sql_scan sc;
@@ -210,6 +281,8 @@ static enum step client_named(struct pg_client *c, const struct pgc_msg *m, size
 		pg_client_close(c, "53200", "out of memory");
 		return STEP_CLOSED;
 	}
+	if (kind == PG_OP_BIND)
+		c->qs_bound = ps ? qs_named(c, ps) : name[0] ? 0 : c->qs_unnamed;
 	if (ps)
 		send_renamed(out, m->type, m->body, m->body_len, name_off, strlen(name), ps->srvname);
 	else
@@ -323,6 +396,7 @@ static bool client_query(struct pg_client *c, size_t total)
 		pg_prepared_clear(&c->prepared);
 		pg_stmt_cache_clear(&c->server->stmts);
 	}
+	qs_query(c, text, tl);
 	return true;
 }
 
@@ -360,6 +434,10 @@ void pg_pooled_c2s(struct pg_client *c)
 			pg_client_close(c, NULL, "client sent Terminate");
 			return;
 		case 'Q':
+			/* The text the scan and the statistics read, all there. */
+			if (evbuffer_get_length(in) < (total < PGC_HEADER_LEN + SCAN_PREFIX ? total
+											 : PGC_HEADER_LEN + SCAN_PREFIX))
+				return;
 			c->queries++;
 			c->w->counters.queries++;
 			if (!client_query(c, total))
@@ -377,6 +455,7 @@ void pg_pooled_c2s(struct pg_client *c)
 			break;
 		case 'E':
 			kind = PG_OP_EXECUTE;
+			qs_execute(c);
 			break;
 		case 'P':
 		case 'B':
@@ -555,6 +634,10 @@ void pg_pooled_s2c(struct pg_client *c)
 				return;
 			char status = m.body_len ? (char)m.body[0] : 'I';
 			s->tx_status = status;
+			if (op && op->kind == PG_OP_QUERY)
+				query_stats_end(&c->w->stats.qs, &c->qs);
+			else if (op && op->kind == PG_OP_SYNC && c->qs.key)
+				memset(&c->qs, 0, sizeof(c->qs)); /* Executes the server skipped after an error */
 			if (op && (op->kind == PG_OP_SYNC || op->kind == PG_OP_QUERY || op->kind == PG_OP_FUNC))
 				pg_opq_pop(&c->opq);
 			pg_client_request_ends(c, worker_now_ms(c->w));
@@ -573,6 +656,10 @@ void pg_pooled_s2c(struct pg_client *c)
 				return;
 			continue;
 		}
+		if (c->qs.key && op && (op->kind == PG_OP_QUERY || op->kind == PG_OP_EXECUTE) &&
+		    (h.type == 'C' || h.type == 'E' || (op->kind == PG_OP_EXECUTE && (h.type == 'I' || h.type == 's'))) &&
+		    !qs_result(c, in, h.type, total, op))
+			return; /* the rest of the CommandComplete first */
 		if (h.type == 'E' && op && op->kind != PG_OP_QUERY && op->kind != PG_OP_FUNC &&
 		    op->kind != PG_OP_SYNC) {
 			/* Forward the error, then drop what the server will skip. */

@@ -27,6 +27,55 @@
 static void relay_s2c(struct pg_client *c);
 static void detach(struct pg_client *c);
 
+/* ---- query statistics, session pooling: simple Query only ---- */
+
+#define QS_TEXT_MAX 4096 /* of a Query's text, normalized */
+
+/* A Query about to stream to the server: its text so far (at most
+ * QS_TEXT_MAX bytes) is one call until ReadyForQuery. */
+static void qs_session_query(struct pg_client *c, struct evbuffer *in, size_t total)
+{
+	struct query_stats *qs = &c->w->stats.qs;
+	if (c->qs.key) {
+		qs->untracked++;
+		return;
+	}
+	char text[QS_TEXT_MAX];
+	size_t want = total - PGC_HEADER_LEN;
+	size_t have = evbuffer_get_length(in) - PGC_HEADER_LEN;
+	if (want > sizeof(text))
+		want = sizeof(text);
+	if (have > want)
+		have = want;
+	struct evbuffer_ptr pos;
+	evbuffer_ptr_set(in, &pos, PGC_HEADER_LEN, EVBUFFER_PTR_SET);
+	ev_ssize_t got = evbuffer_copyout_from(in, &pos, text, have);
+	size_t tl = got > 0 ? strnlen(text, (size_t)got) : 0;
+	bool primary = c->route ? c->cl->nodes[c->route_node].is_primary : true;
+	query_stats_begin(qs, &c->qs, QN_PG, text, tl, c->pool ? c->pool->addr.text : "", primary);
+}
+
+/* CommandComplete / ErrorResponse of the Query in progress. Returns
+ * false when the CommandComplete is not all buffered yet. */
+static bool qs_session_result(struct pg_client *c, struct evbuffer *in, uint8_t type, size_t total)
+{
+	if (type == 'E') {
+		c->qs.error = true;
+		return true;
+	}
+	if (total > PGC_HEADER_LEN + 64)
+		return true;
+	if (evbuffer_get_length(in) < total)
+		return false;
+	char tag[64];
+	struct evbuffer_ptr pos;
+	evbuffer_ptr_set(in, &pos, PGC_HEADER_LEN, EVBUFFER_PTR_SET);
+	ev_ssize_t got = evbuffer_copyout_from(in, &pos, tag, total - PGC_HEADER_LEN);
+	if (got > 0)
+		c->qs.rows += query_stats_tag_rows(tag, strnlen(tag, (size_t)got));
+	return true;
+}
+
 void pg_relay_set_watermarks(struct bufferevent *bev)
 {
 	/* Read: stop pulling from the socket once this much is unprocessed.
@@ -248,9 +297,14 @@ void pg_relay_c2s(struct pg_client *c)
 			pg_client_close(c, NULL, "client sent Terminate");
 			return;
 		case 'Q':
+			/* The text the statistics read, all there first. */
+			if (evbuffer_get_length(in) < ((size_t)h.len + 1 < PGC_HEADER_LEN + QS_TEXT_MAX
+							       ? (size_t)h.len + 1 : PGC_HEADER_LEN + QS_TEXT_MAX))
+				return;
 			c->queries++;
 			c->w->counters.queries++;
 			pg_client_request_begins(c, worker_now_ms(c->w));
+			qs_session_query(c, in, (size_t)h.len + 1);
 			break;
 		case 'S':
 		case 'F':
@@ -356,6 +410,8 @@ static void relay_s2c(struct pg_client *c)
 			return;
 		}
 		size_t total = (size_t)h.len + 1;
+		if (c->qs.key && (h.type == 'C' || h.type == 'E') && !qs_session_result(c, in, h.type, total))
+			return; /* the rest of the CommandComplete first */
 		if (h.type != 'Z' && !(h.type == 'S' && total <= RELAY_INSPECT_MAX)) {
 			c->s2c_left = total;
 			continue;
@@ -378,6 +434,7 @@ static void relay_s2c(struct pg_client *c)
 		}
 		char status = m.body_len ? (char)m.body[0] : 'I';
 		s->tx_status = status;
+		query_stats_end(&c->w->stats.qs, &c->qs);
 		pg_client_request_ends(c, worker_now_ms(c->w));
 		evbuffer_remove_buffer(in, out, total);
 		if (status == 'I')

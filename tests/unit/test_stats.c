@@ -300,6 +300,129 @@ static void test_admin_show(void **state)
 }
 
 /* Node rows with the health thread's state (health/health.h). */
+/* The per-worker table: entries by shape and target, eviction of the
+ * entry with the fewest calls in a full probe window, the published top,
+ * the merge of workers' rows, tag row counts, and the renderings. */
+static void test_query_stats(void **state)
+{
+	(void)state;
+	struct query_stats qs;
+	assert_int_equal(query_stats_init(&qs), 0);
+	struct qs_call call = { 0 };
+	for (int i = 0; i < 5; i++) {
+		char q[64];
+		int n = snprintf(q, sizeof(q), "SELECT * FROM t WHERE id = %d", i);
+		query_stats_begin(&qs, &call, QN_PG, q, (size_t)n, "db1:5432", true);
+		call.rows += 1;
+		query_stats_end(&qs, &call);
+	}
+	uint64_t k2 = query_stats_begin(&qs, &call, QN_PG, "SELECT * FROM t WHERE id = 9", 28, "db2:5432", false);
+	call.error = true;
+	query_stats_end(&qs, &call);
+	assert_int_equal(call.key, 0);
+	assert_int_equal(qs.used, 2);
+	struct qs_entry top[4];
+	size_t n = query_stats_top(&qs, top, 4);
+	assert_int_equal(n, 2);
+	const struct qs_entry *a = top[0].calls == 5 ? &top[0] : &top[1];
+	const struct qs_entry *r = top[0].calls == 5 ? &top[1] : &top[0];
+	assert_string_equal(a->query, "SELECT * FROM t WHERE id = ?");
+	assert_string_equal(a->node, "db1:5432");
+	assert_true(a->primary);
+	assert_int_equal(a->rows, 5);
+	assert_int_equal(a->errors, 0);
+	assert_int_equal(r->key, k2);
+	assert_int_equal(r->errors, 1);
+	assert_false(r->primary);
+	/* Pipelined Executes of one statement: one call each. */
+	uint64_t k = query_stats_enter_cached(&qs, 42, QN_PG, "SELECT $1", 9, "db1:5432", true);
+	assert_int_equal(query_stats_enter_cached(&qs, 42, QN_PG, "ignored: cached", 15, "db1:5432", true), k);
+	query_stats_start(&call, k);
+	call.pending++;
+	query_stats_end_one(&qs, &call);
+	assert_int_equal(call.key, k);
+	query_stats_end_one(&qs, &call);
+	assert_int_equal(call.key, 0);
+	n = query_stats_top(&qs, top, 4);
+	assert_int_equal(n, 3);
+	/* Fill far beyond capacity: bounded, evictions counted, the busy
+	 * entry (5 calls) survives. */
+	for (int i = 0; i < 3 * QS_CAPACITY; i++) {
+		char q[64];
+		int m = snprintf(q, sizeof(q), "SELECT c%d FROM t", i);
+		query_stats_begin(&qs, &call, QN_PG, q, (size_t)m, "db1:5432", true);
+		query_stats_end(&qs, &call);
+	}
+	assert_true(qs.used <= QS_CAPACITY);
+	assert_true(qs.evicted > 0);
+	struct qs_entry *all = calloc(QS_CAPACITY, sizeof(*all));
+	assert_non_null(all);
+	n = query_stats_top(&qs, all, QS_CAPACITY);
+	bool found = false;
+	for (size_t i = 0; i < n; i++)
+		found |= all[i].calls == 5 && strcmp(all[i].query, "SELECT * FROM t WHERE id = ?") == 0;
+	assert_true(found);
+	free(all);
+	query_stats_free(&qs);
+
+	assert_int_equal(query_stats_tag_rows("SELECT 5", 8), 5);
+	assert_int_equal(query_stats_tag_rows("INSERT 0 3", 10), 3);
+	assert_int_equal(query_stats_tag_rows("UPDATE 7", 8), 7);
+	assert_int_equal(query_stats_tag_rows("COPY 12", 7), 12);
+	assert_int_equal(query_stats_tag_rows("CREATE TABLE", 12), 0);
+	assert_int_equal(query_stats_tag_rows("SELECT", 6), 0);
+
+	/* Two workers' rows merged by key, sorted by total time. */
+	struct qs_entry rows[3];
+	memset(rows, 0, sizeof(rows));
+	rows[0] = (struct qs_entry){ .key = 7, .calls = 2, .total_us = 3000, .max_us = 2000, .rows = 2, .primary = true };
+	snprintf(rows[0].query, sizeof(rows[0].query), "SELECT \"<a>\"");
+	snprintf(rows[0].node, sizeof(rows[0].node), "db1:5432");
+	rows[1] = (struct qs_entry){ .key = 9, .calls = 1, .total_us = 4000, .max_us = 4000, .errors = 1 };
+	snprintf(rows[1].query, sizeof(rows[1].query), "DELETE FROM t");
+	snprintf(rows[1].node, sizeof(rows[1].node), "db2:5432");
+	rows[2] = rows[0];
+	rows[2].calls = 3;
+	rows[2].total_us = 3000;
+	rows[2].max_us = 2500;
+	assert_int_equal(query_stats_merge(rows, 3), 2);
+	assert_int_equal(rows[0].key, 7);
+	assert_int_equal(rows[0].calls, 5);
+	assert_int_equal(rows[0].total_us, 6000);
+	assert_int_equal(rows[0].max_us, 2500);
+
+	struct stats_view v;
+	memset(&v, 0, sizeof(v));
+	v.queries = rows;
+	v.n_queries = 2;
+	v.qs_capacity = QS_CAPACITY;
+	v.qs_evicted = 4;
+	v.workers = 2;
+	struct buf b;
+	buf_init(&b);
+	stats_render_queries_json(&v, &b);
+	char *t = text(&b);
+	assert_non_null(strstr(t, "{\"queries\":[{\"query\":\"SELECT \\\"<a>\\\"\",\"target\":\"primary\",\"node\":\"db1:5432\","
+				  "\"calls\":5,\"total_ms\":6.000,\"mean_ms\":1.200,\"max_ms\":2.500,\"rows\":4,\"errors\":0}"));
+	assert_non_null(strstr(t, "\"target\":\"replica\""));
+	assert_non_null(strstr(t, "\"capacity\":2048"));
+	assert_non_null(strstr(t, "\"evicted\":4"));
+	buf_reset(&b);
+	int nt, nd;
+	char tag[64] = "";
+	assert_int_equal(pg_admin_show(&v, "queries", &b), 0);
+	walk(&b, &nt, &nd, tag, sizeof(tag));
+	assert_int_equal(nd, 2);
+	assert_string_equal(tag, "SHOW 2");
+	assert_non_null(memmem(b.data, b.len, "db1:5432 (primary)", 18));
+	buf_reset(&b);
+	stats_render_html(&v, 0, &b);
+	t = text(&b);
+	assert_non_null(strstr(t, "<h2>Top queries</h2>"));
+	assert_non_null(strstr(t, "SELECT &quot;&lt;a&gt;&quot;"));
+	buf_free(&b);
+}
+
 static void test_node_health(void **state)
 {
 	(void)state;
@@ -371,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_hist),     cmocka_unit_test(test_err_class), cmocka_unit_test(test_escapers),
 		cmocka_unit_test(test_prometheus), cmocka_unit_test(test_json),    cmocka_unit_test(test_html),
 		cmocka_unit_test(test_admin_show), cmocka_unit_test(test_node_health),
+		cmocka_unit_test(test_query_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
