@@ -120,8 +120,12 @@ misses=$(json_get "$res" misses)
 	fail "read_your_writes = off: no misses (the test could not fail)"
 stop_proxy
 
-write_my_config "$cfg" "read_your_writes = lsn" "ryw_wait = 20ms" "consistency_scope = key"
+write_my_config "$cfg" "read_your_writes = lsn" "ryw_wait = 20ms" "consistency_scope = key" "read_only_transactions = replica"
 start_proxy "$cfg"
+assert_eq "$replica_id" "$(my_proxy -e 'START TRANSACTION READ ONLY; SELECT @@server_id; COMMIT')" \
+	"read_only_transactions = replica: START TRANSACTION READ ONLY runs on the replica"
+assert_eq "$primary_id" "$(my_proxy -e 'START TRANSACTION; SELECT @@server_id; COMMIT')" \
+	"read_only_transactions = replica: a plain START TRANSACTION still runs on the primary"
 res=$(timeout 120 "$PY" "$HERE/route_clients.py" scope my "$PROXY_PORT" 50 route_scope shop-key-1)
 note "consistency_scope = key: $res"
 assert_eq 0 "$(json_get "$res" misses)" "consistency_scope = key: a read on another connection sees the write"
