@@ -125,9 +125,16 @@ static struct balance_slot *balance_slot(const struct cfg_cluster *cl)
 
 /* ---- sessions ---- */
 
-void route_session_init(struct route_session *rs, const char *client_addr)
+struct route_session *route_session_new(const struct cfg_cluster *cl, const char *client_addr, bool *oom)
 {
-	memset(rs, 0, sizeof(*rs));
+	*oom = false;
+	if (!cl || !route_cluster_splits(cl))
+		return NULL;
+	struct route_session *rs = calloc(1, sizeof(*rs));
+	if (!rs) {
+		*oom = true;
+		return NULL;
+	}
 	consistency_init(&rs->cons);
 	rs->last_node = -1;
 	/* "1.2.3.4:5678" or "[::1]:5678" -> the IP; unix sockets have none. */
@@ -148,12 +155,15 @@ void route_session_init(struct route_session *rs, const char *client_addr)
 		n = sizeof(rs->client_ip) - 1;
 	memcpy(rs->client_ip, a, n);
 	rs->client_ip[n] = '\0';
+	return rs;
 }
 
-void route_session_free(struct route_session *rs)
+void route_session_destroy(struct route_session *rs)
 {
+	if (!rs)
+		return;
 	free(rs->key);
-	rs->key = NULL;
+	free(rs);
 }
 
 void route_session_set_key(struct route_session *rs, const char *k, size_t len)

@@ -78,8 +78,10 @@ struct route_session {
 	bool last_read;
 };
 
-void route_session_init(struct route_session *rs, const char *client_addr);
-void route_session_free(struct route_session *rs);
+/* The routing state of a new session of cluster `cl`, or NULL when the
+ * cluster has no replica to route to (or out of memory: *oom is set). */
+struct route_session *route_session_new(const struct cfg_cluster *cl, const char *client_addr, bool *oom);
+void route_session_destroy(struct route_session *rs);
 /* Set the application key (consistency_scope = key); len bytes of k. */
 void route_session_set_key(struct route_session *rs, const char *k, size_t len);
 

@@ -159,8 +159,7 @@ struct my_client {
 	const struct route_stmt *route_stmt; /* its classification when known (prepared) */
 	char *route_wait_sql;         /* a copy while waiting for a replica (owned) */
 	bool route_wrote;             /* the transaction may have written on the primary */
-	bool route_gtid_ok;           /* the hidden SELECT @@last_gtid answered route_gtid */
-	struct position *route_gtid;  /* allocated with route */
+	bool route_gtid_ok;           /* the hidden SELECT @@last_gtid answered (and was noted) */
 };
 
 /* A new connection accepted on a mysql `listen`; takes ownership of fd. */

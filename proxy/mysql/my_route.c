@@ -23,30 +23,17 @@
 
 int my_route_init(struct my_client *c)
 {
-	if (!c->cl || !route_cluster_splits(c->cl) || c->route)
+	if (c->route)
 		return 0;
-	c->route = malloc(sizeof(*c->route));
-	c->route_gtid = calloc(1, sizeof(*c->route_gtid));
-	if (!c->route || !c->route_gtid) {
-		free(c->route);
-		free(c->route_gtid);
-		c->route = NULL;
-		c->route_gtid = NULL;
-		return -1;
-	}
-	route_session_init(c->route, c->addr);
-	return 0;
+	bool oom;
+	c->route = route_session_new(c->cl, c->addr, &oom);
+	return !c->route && oom ? -1 : 0;
 }
 
 void my_route_free(struct my_client *c)
 {
-	if (c->route) {
-		route_session_free(c->route);
-		free(c->route);
-		c->route = NULL;
-	}
-	free(c->route_gtid);
-	c->route_gtid = NULL;
+	route_session_destroy(c->route);
+	c->route = NULL;
 	free(c->route_wait_sql);
 	c->route_wait_sql = NULL;
 	if (c->route_retry) {

@@ -38,12 +38,12 @@ bool pg_route_enabled(const struct pg_client *c) { return c->route != NULL; }
 
 int pg_route_init(struct pg_client *c)
 {
-	if (!c->cl || !route_cluster_splits(c->cl) || c->route)
+	if (c->route)
 		return 0;
-	c->route = malloc(sizeof(*c->route));
+	bool oom;
+	c->route = route_session_new(c->cl, c->addr, &oom);
 	if (!c->route)
-		return -1;
-	route_session_init(c->route, c->addr);
+		return oom ? -1 : 0;
 	/* The application key (consistency_scope = key) from the startup:
 	 * `options=-c switchyard.key=K`, else the application_name. */
 	const char *key = NULL, *app = NULL;
@@ -62,11 +62,8 @@ int pg_route_init(struct pg_client *c)
 
 void pg_route_free(struct pg_client *c)
 {
-	if (c->route) {
-		route_session_free(c->route);
-		free(c->route);
-		c->route = NULL;
-	}
+	route_session_destroy(c->route);
+	c->route = NULL;
 	if (c->route_retry) {
 		event_free(c->route_retry);
 		c->route_retry = NULL;
