@@ -327,7 +327,7 @@ struct qn_result query_norm(enum qn_dialect d, const char *text, size_t len, cha
 		struct tok t = lex(&l);
 		if (t.kind == TK_END)
 			break;
-		bool closing = t.kind == TK_PUNCT && (text[t.start] == ')' || text[t.start] == ',');
+		bool closing = t.kind == TK_PUNCT && (text[t.start] == ')' || text[t.start] == ',' || text[t.start] == ';');
 		if (t.space && e.last && e.last != '(' && !closing)
 			put(&e, " ", 1);
 		if (t.kind == TK_LIT)

@@ -9,7 +9,7 @@
  * What it does (both dialects unless said):
  *  - whitespace runs and comments (-- to end of line, C comments, nested
  *    in PostgreSQL; '#' to end of line in MySQL) become one space; none is
- *    kept at the start or end, after '(' or before ')' and ','; trailing
+ *    kept at the start or end, after '(' or before ')', ',' and ';'; trailing
  *    ';' are dropped;
  *  - literals become '?': numbers (12, -3, 1.5e-3, 0x1F, .5; a sign is part
  *    of the number where it cannot be a binary operator), strings

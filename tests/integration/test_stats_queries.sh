@@ -3,7 +3,8 @@
 # pooling, 2 workers) gives one normalized entry per statement shape with
 # the right calls, rows and errors, in SHOW QUERIES and /queries.json
 # (entries of both workers merged); the HTML page has the "Top queries"
-# table; /stats.json and /metrics still parse.
+# table; /stats.json and /metrics still parse; in session pooling simple
+# Queries are counted (a multi-statement Query as one entry).
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
 
@@ -116,6 +117,34 @@ assert_match "$metrics" 'switchyard_queries_total\{protocol="postgres"\} [0-9]+'
 if command -v promtool >/dev/null; then
 	assert_ok promtool check metrics <<<"$metrics"
 fi
+
+# Session pooling: simple Queries are counted too (a multi-statement
+# Query is one call with its rows summed).
+stop_proxy 10
+write_config "$cfg" pool_mode=session pool_size=5 workers=1 user.app.password=app
+start_proxy "$cfg"
+URL=http://127.0.0.1:$STATS_PORT
+for i in $(seq 1 30); do scrape "$URL/health" >/dev/null 2>&1 && break; sleep 0.1; done
+: >"$w"
+for i in $(seq 1 10); do echo "SELECT v FROM qs_t WHERE id = $i;"; done >>"$w"
+echo "SELECT v FROM qs_t WHERE id = 1 \; SELECT v FROM qs_t WHERE id IN (1, 2, 3);" >>"$w"
+PGPASSWORD=app timeout 60 psql -X -A -t -q -h 127.0.0.1 -p "$PROXY_PORT" -U app -d app -f "$w" >"$SY_TMP/session.out" 2>&1
+sleep 1.5
+json=$(scrape "$URL/queries.json")
+check=$("$PY" - "$json" <<'PYEOF'
+import json, sys
+q = {e["query"]: e for e in json.loads(sys.argv[1])["queries"]}
+a = q.get("SELECT v FROM qs_t WHERE id = ?")
+b = q.get("SELECT v FROM qs_t WHERE id = ?; SELECT v FROM qs_t WHERE id IN (?)")
+if not a or (a["calls"], a["rows"]) != (10, 10):
+    print("single: %r (have %r)" % (a, sorted(q)))
+elif not b or (b["calls"], b["rows"], b["errors"]) != (1, 4, 0):
+    print("multi-statement: %r (have %r)" % (b, sorted(q)))
+else:
+    print("ok")
+PYEOF
+)
+assert_eq ok "$check" "session pooling: simple Queries counted; a multi-statement Query is one entry, rows summed"
 
 pg_direct -c "DROP TABLE IF EXISTS qs_t" >/dev/null
 stop_proxy 10

@@ -32,6 +32,7 @@ static const struct ncase cases[] = {
 	{ QN_PG, "SELECT 1;", "SELECT ?" },
 	{ QN_PG, "SELECT 1 ; ;  -- done\n", "SELECT ?" },
 	{ QN_PG, "SELECT 1; SELECT 2", "SELECT ?; SELECT ?" },
+	{ QN_PG, "SELECT 1 ; SELECT 2", "SELECT ?; SELECT ?" },
 	{ QN_PG, "", "" },
 	{ QN_PG, "   -- only a comment", "" },
 	/* numbers */
