@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "pool/my_server.h"
 #include "pool/pool.h"
+#include "proxy/query_stats.h"
 #include "proxy/route_pick.h"
 #include "proxy/mysql/my_kill.h"
 #include "proxy/mysql/myc.h"
@@ -64,6 +65,7 @@ struct my_pstmt {
 	/* Routing: classified once, at the first EXECUTE that needs it. */
 	bool classified;
 	struct route_stmt route;
+	uint64_t qs_id;               /* query statistics: a hash of sql (0: not yet) */
 };
 
 /* The command being served (copied out of the input: the frame stays in
@@ -160,6 +162,8 @@ struct my_client {
 	char *route_wait_sql;         /* a copy while waiting for a replica (owned) */
 	bool route_wrote;             /* the transaction may have written on the primary */
 	bool route_gtid_ok;           /* the hidden SELECT @@last_gtid answered (and was noted) */
+
+	struct qs_call qs;            /* query statistics: the statement in progress */
 };
 
 /* A new connection accepted on a mysql `listen`; takes ownership of fd. */

@@ -779,6 +779,38 @@ static int rewrite_execute(struct my_client *c, struct my_pstmt *ps, uint32_t si
 	return out->oom ? -1 : 1;
 }
 
+/* Query statistics: a COM_QUERY (its text, the first 4 kB) or an
+ * EXECUTE (its prepared text, normalized once per worker and statement)
+ * starts on the linked server. */
+static void stats_begin(struct my_client *c, struct evbuffer *in, size_t len)
+{
+	struct query_stats *qs = &c->w->stats.qs;
+	const char *node = c->server->pool->addr.text;
+	bool primary = c->cl->has_primary && strcmp(node, c->cl->nodes[0].addr.text) == 0;
+	if (c->cur.cmd == COM_QUERY && len > 1) {
+		char text[4096];
+		size_t n = len - 1 < sizeof(text) ? len - 1 : sizeof(text);
+		struct evbuffer_ptr pos;
+		if (evbuffer_ptr_set(in, &pos, MYC_HEADER_LEN + 1, EVBUFFER_PTR_SET) < 0)
+			return;
+		ev_ssize_t got = evbuffer_copyout_from(in, &pos, text, n);
+		if (got > 0)
+			query_stats_begin(qs, &c->qs, QN_MYSQL, text, (size_t)got, node, primary);
+	} else if (c->cur.cmd == COM_STMT_EXECUTE) {
+		struct my_pstmt *ps = pstmt_get(c, c->cur.stmt_id);
+		if (!ps || !ps->sql)
+			return;
+		if (!ps->qs_id) {
+			uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+			for (const char *p = ps->sql; *p; p++)
+				h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+			ps->qs_id = h ? h : 1;
+		}
+		uint64_t key = query_stats_enter_cached(qs, ps->qs_id, QN_MYSQL, ps->sql, strlen(ps->sql), node, primary);
+		query_stats_start(&c->qs, key);
+	}
+}
+
 static void forward(struct my_client *c)
 {
 	struct server *s = c->server;
@@ -802,6 +834,7 @@ static void forward(struct my_client *c)
 	size_t len = myle_get_u24(hdr);
 	size_t total = MYC_HEADER_LEN + len;
 	bool moved = false;
+	stats_begin(c, in, len);
 	if (cur->stmt_id) {
 		struct my_pstmt *ps = pstmt_get(c, cur->stmt_id);
 		struct my_sstmt *st = ps ? my_server_stmt_get(s, ps->key) : NULL;
@@ -1101,6 +1134,11 @@ static void finished(struct my_client *c)
 	if (c->schema == NULL) {
 		my_client_close(c, 1041, "HY000", 1, "Out of memory");
 		return;
+	}
+	if (c->qs.key) {
+		c->qs.rows += r->rows;
+		c->qs.error = c->qs.error || err;
+		query_stats_end(&c->w->stats.qs, &c->qs);
 	}
 	int64_t now = worker_now_ms(c->w);
 	stats_observe_query(c->w, now - c->query_start_ms);
