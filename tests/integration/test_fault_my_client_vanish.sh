@@ -36,7 +36,7 @@ busy_pid=$!
 res=$(timeout 150 "$PY" "$HERE/my_fault_clients.py" vanish "$PROXY_PORT" 5)
 note "$res"
 assert_eq '{"mid-query": 5, "mid-result": 5, "mid-transaction": 5, "after-greeting": 5, "mid-auth": 5, "mid-tls-handshake": 5}' \
-	"$(json_get "$res" done)" "every vanishing client ran its case"
+	"$(json_get "$res" "done")" "every vanishing client ran its case"
 wait "$busy_pid" || true
 assert_not_contains "$(cat "$busy_out")" "failed" "the other client was served throughout"
 assert_eq 30 "$(grep -c '^busy ' "$busy_out")" "the other client got all 30 answers"

@@ -134,7 +134,7 @@ wait "$busy_pid" || true
 assert_not_contains "$(cat "$busy_out")" "failed" "the real clusters' clients were served throughout"
 assert_eq 24 "$(grep -c '^\(pg\|my\) ' "$busy_out")" "they got all 24 answers"
 assert_ok proxy_alive
-note "proxy log lines about the fake servers: $(grep -c 'server 127.0.0.1:\('"$(echo "${PGF[@]} ${MYF[@]}" | tr ' ' '|' | sed 's/|/\\|/g')"'\)' "$PROXY_LOG")"
+note "proxy log lines about the fake servers: $(grep -c 'server 127.0.0.1:\('"$(echo "${PGF[*]} ${MYF[*]}" | tr ' ' '|' | sed 's/|/\\|/g')"'\)' "$PROXY_LOG")"
 
 # The hung servers hold the proxy's attempts until server_connect_timeout;
 # then every descriptor of the failed logins must be gone.
