@@ -640,7 +640,10 @@ static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const 
 	if (strcmp(sqlstate, "28000") == 0)
 		my_client_close(c, 1045, "28000", seq, "%s", msg);
 	else
-		my_client_close(c, 2013, "HY000", seq, "Lost connection to server at the proxy: %s", msg);
+		/* 1927 ER_CONNECTION_KILLED, not 2013: codes 2000-2999 are the
+		 * client library's own, and libmariadb reports one received
+		 * from a server as a malformed packet, losing the message. */
+		my_client_close(c, 1927, "70100", seq, "Lost connection to server at the proxy: %s", msg);
 }
 
 /* ---- callbacks ---- */
@@ -709,7 +712,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		my_client_close(c, 1043, "08S01", c->seq, "client_login_timeout: login not completed in time");
 		break;
 	case MY_CL_WAIT_SERVER:
-		my_client_close(c, 2013, "HY000", c->logged_in ? 1 : c->seq,
+		my_client_close(c, 1927, "70100", c->logged_in ? 1 : c->seq,
 				"query_wait_timeout: no server connection became free in time%s%s",
 				c->pool && c->pool->last_error[0] ? ": " : "",
 				c->pool && c->pool->last_error[0] ? c->pool->last_error : "");

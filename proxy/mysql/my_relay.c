@@ -267,15 +267,18 @@ static bool next_command(struct my_client *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t avail = evbuffer_get_length(in);
 	uint8_t hdr[MYC_HEADER_LEN + 1];
-	if (avail < sizeof(hdr))
+	if (avail < MYC_HEADER_LEN)
 		return false;
-	evbuffer_copyout(in, hdr, sizeof(hdr));
+	evbuffer_copyout(in, hdr, MYC_HEADER_LEN);
 	size_t len = myle_get_u24(hdr);
-	uint8_t cmd = hdr[4];
-	if (len == 0) {
+	if (len == 0) { /* an empty packet has no command byte to wait for */
 		my_client_close(c, 1047, "08S01", 1, "Empty command packet");
 		return false;
 	}
+	if (avail < sizeof(hdr))
+		return false;
+	evbuffer_copyout(in, hdr, sizeof(hdr));
+	uint8_t cmd = hdr[4];
 	if (hdr[3] != 0) {
 		my_client_close(c, 1156, "08S01", (uint8_t)(hdr[3] + 1), "Got packets out of order");
 		return false;
@@ -644,12 +647,12 @@ static void hidden_s2c(struct my_client *c)
 		const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)total);
 		struct myc_frame f;
 		if (!p || myc_frame_next(p, total, &lim, NULL, &f) <= 0) {
-			my_client_close(c, 2027, "HY000", 1, "Malformed packet from the server");
+			my_client_close(c, 1158, "08S01", 1, "Malformed packet from the server");
 			return;
 		}
 		int rc = myc_resp_feed(&c->resp, f.payload, f.len, false);
 		if (rc < 0 || rc == MYC_RESP_CLIENT) {
-			my_client_close(c, 2027, "HY000", 1, "Malformed packet from the server: %s", myc_err_str(rc));
+			my_client_close(c, 1158, "08S01", 1, "Malformed packet from the server: %s", myc_err_str(rc));
 			return;
 		}
 		if (c->hidden == MY_HID_GTID && c->resp.last == MYC_PKT_ROW) {
@@ -957,7 +960,7 @@ static void relay_s2c(struct my_client *c)
 		}
 		if (myc_resp_done(&c->resp)) {
 			if (evbuffer_get_length(in) > 0) {
-				my_client_close(c, 2027, "HY000", 1, "The server sent more than the answer");
+				my_client_close(c, 1158, "08S01", 1, "The server sent more than the answer");
 				return;
 			}
 			return; /* the command is still being sent */
@@ -994,7 +997,7 @@ static void relay_s2c(struct my_client *c)
 		bool infile = rc == MYC_RESP_CLIENT && c->resp.last == MYC_PKT_LOCAL_INFILE && whole &&
 			      (c->caps & CLIENT_LOCAL_FILES) && c->cur.cmd == COM_QUERY;
 		if (rc < 0 || (rc == MYC_RESP_CLIENT && !infile)) {
-			my_client_close(c, 2027, "HY000", 1, "Malformed or unexpected packet from the server (%s)",
+			my_client_close(c, 1158, "08S01", 1, "Malformed or unexpected packet from the server (%s)",
 					rc < 0 ? myc_err_str(rc) : "the server asked the client for data");
 			return;
 		}
@@ -1205,7 +1208,7 @@ static void link_readable(void *link, struct server *s)
 	else if (c->state == MY_CL_ACTIVE)
 		relay_s2c(c);
 	else if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-		my_client_close(c, 2013, "HY000", 1, "Lost connection to server: it sent data while idle");
+		my_client_close(c, 1927, "70100", 1, "Lost connection to server: it sent data while idle");
 	my_relay_flush(c);
 }
 
@@ -1213,7 +1216,8 @@ static void link_failed(void *link, struct server *s, const char *why)
 {
 	struct my_client *c = link;
 	c->server = NULL;
-	my_client_close(c, 2013, "HY000", 1, "Lost connection to server during query (%s)", why);
+	/* 1927, not the client-side 2013 (see my_client.c on_server_error) */
+	my_client_close(c, 1927, "70100", 1, "Lost connection to server during query (%s)", why);
 }
 
 static void link_writable(void *link, struct server *s)

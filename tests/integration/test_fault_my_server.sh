@@ -17,7 +17,9 @@
 my_direct -e "CREATE TABLE IF NOT EXISTS fault_my_txn (x int) ENGINE=InnoDB; TRUNCATE fault_my_txn"
 REP_PORT=$(free_port)
 _PORTS_TAKEN+="$REP_PORT "
-my_write_config "$SY_TMP/sy.ini" pool_mode=transaction pool_size=4 workers=2 \
+# pool_size 8: 4 per worker, so the three victims fit on one worker
+# (SO_REUSEPORT may put them all there) without queueing.
+my_write_config "$SY_TMP/sy.ini" pool_mode=transaction pool_size=8 workers=2 \
 	raw="server_connect_timeout = 2s
 query_wait_timeout = 10s
 
@@ -46,18 +48,16 @@ servers() {
 		awk '/^switchyard_server_connections\{/ {n += $NF} END {print n + 0}'
 }
 client_fds() { echo $(($(fds) - $(servers))); }
-# Known bug (reported, proxy/mysql/): the proxy's own "lost connection" ERR
-# packets carry code 2013, a client-side code; libmariadb (Connector/C 3.3,
-# the mariadb 10.11 CLI) refuses an ERR packet with a code in 2000-2999 and
-# reports "ERROR 2027 (HY000): Received malformed packet" instead, losing the
-# proxy's message. MY_STRICT_ERRNO=1 turns this into a failure.
+# The proxy's own "lost connection" ERR packets must carry a server-side
+# code (1927): libmariadb (Connector/C 3.3, the mariadb 10.11 CLI) refuses
+# an ERR with a client-side code in 2000-2999 and reports "ERROR 2027 (HY000):
+# Received malformed packet" instead, losing the proxy's message (the proxy
+# sent 2013 until this test caught it).
 known_2027() { # OUTPUT WHAT
 	if grep -q 'ERROR 2027' <<<"$1"; then
-		if [ "${MY_STRICT_ERRNO:-0}" = 1 ]; then
-			fail "$2: the mariadb client saw ERROR 2027 (malformed packet), not the proxy's error"
-		else
-			note "KNOWN BUG: $2: the mariadb client reports ERROR 2027 Received malformed packet (the proxy's ERR carries client-side code 2013)"
-		fi
+		fail "$2: the mariadb client saw ERROR 2027 (malformed packet), not the proxy's error"
+	else
+		_ok "$2: the client shows the proxy's error, not a malformed packet"
 	fi
 }
 my_rep() { timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$REP_PORT" -u app -papp -N -B shop "$@"; }
