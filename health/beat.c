@@ -14,7 +14,8 @@
  * Lag on a PostgreSQL replica (docs/monitoring.md "Health checks"):
  *   - primary: 0;
  *   - a WAL receiver is streaming and everything received is replayed
- *     (replay LSN = receive LSN): 0 — the replica is behind the primary
+ *     (replay LSN >= receive LSN; after a restart the receiver starts at
+ *     the segment's beginning, behind what was replayed): 0 — the replica is behind the primary
  *     by at most what is on the wire, and an idle primary does not make
  *     an idle replica look late;
  *   - otherwise: now() - pg_last_xact_replay_timestamp(), the age of the
@@ -30,7 +31,7 @@ const char health_pg_beat_sql[] =
 	"ELSE pg_current_wal_lsn() END, "
 	"CASE WHEN NOT pg_is_in_recovery() THEN 0 "
 	"WHEN EXISTS (SELECT 1 FROM pg_stat_wal_receiver) "
-	"AND pg_last_wal_replay_lsn() = pg_last_wal_receive_lsn() THEN 0 "
+	"AND pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0 "
 	"ELSE (EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint END";
 
 const char health_pg_position_sql[] =
