@@ -93,6 +93,9 @@ struct cfg_global {
 	char *pidfile;                    /* NULL: none */
 	struct cfg_addr stats_listen;     /* kind NONE when disabled (empty value) */
 	char *stats_auth;                 /* "user:password" or NULL */
+	/* HTTPS on the stats port: cert and key go together; a CA file also
+	 * asks clients for a certificate signed by it. NULL: plain HTTP. */
+	char *stats_tls_cert_file, *stats_tls_key_file, *stats_tls_ca_file;
 	struct cfg_strlist admin_users;
 	char *auth_file;
 	char *auth_user;

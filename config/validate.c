@@ -46,6 +46,9 @@ static void check_global(struct cfg_parse *p)
 	check_file(p, "server_tls_cert_file", g->server_tls_cert_file);
 	check_file(p, "server_tls_key_file", g->server_tls_key_file);
 	check_file(p, "server_tls_ca_file", g->server_tls_ca_file);
+	check_file(p, "stats_tls_cert_file", g->stats_tls_cert_file);
+	check_file(p, "stats_tls_key_file", g->stats_tls_key_file);
+	check_file(p, "stats_tls_ca_file", g->stats_tls_ca_file);
 
 	if (g->client_tls_mode != CFG_CTLS_DISABLE && (!g->client_tls_cert_file || !g->client_tls_key_file))
 		ERR(cfg_sec_key_line(gs, "client_tls_mode"),
@@ -60,6 +63,14 @@ static void check_global(struct cfg_parse *p)
 	if (g->server_tls_mode == CFG_STLS_DISABLE && (g->server_tls_ca_file || g->server_tls_cert_file))
 		WARN(cfg_sec_key_line(gs, "server_tls_mode"),
 		     "server TLS files are set but server_tls_mode = disable");
+	if (!!g->stats_tls_cert_file != !!g->stats_tls_key_file)
+		ERR(cfg_sec_key_line(gs, g->stats_tls_cert_file ? "stats_tls_cert_file" : "stats_tls_key_file"),
+		    "stats_tls_cert_file and stats_tls_key_file go together");
+	else if (g->stats_tls_ca_file && !g->stats_tls_cert_file)
+		ERR(cfg_sec_key_line(gs, "stats_tls_ca_file"),
+		    "stats_tls_ca_file needs stats_tls_cert_file and stats_tls_key_file");
+	if (g->stats_tls_cert_file && g->stats_listen.kind == CFG_ADDR_NONE)
+		WARN(cfg_sec_key_line(gs, "stats_tls_cert_file"), "stats TLS files are set but stats_listen is empty");
 }
 
 static void check_listens(struct cfg_parse *p)

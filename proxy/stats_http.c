@@ -2,10 +2,15 @@
  * stats_http.c — the stats port's HTTP handlers (see stats_http.h). Each
  * request sums the workers' published snapshots (stats_collect) and
  * renders them; no worker is slowed beyond a mutex taken once per worker.
+ * With stats_tls_* set, every new connection gets a TLS bufferevent from
+ * the current TLS contexts (proxy->tls), so a reload turns HTTPS on or
+ * off and rotates the certificate for the connections that follow.
  */
 #include "proxy/stats_http.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -22,6 +27,7 @@
 #include "config/config.h"
 #include "proxy/proxy.h"
 #include "proxy/stats.h"
+#include "proxy/tls.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -83,9 +89,29 @@ static void reply_text(struct evhttp_request *req, int code, const char *reason,
 	buf_free(&b);
 }
 
+/* With stats TLS on, only requests over TLS are served: a connection
+ * whose TLS set-up failed, or one opened in plain HTTP before a reload
+ * turned TLS on, is not. */
+static bool transport_ok(struct stats_http *h, struct evhttp_request *req)
+{
+	struct tls_contexts *t = proxy_tls_get(h->px);
+	bool want_tls = t && t->stats_ctx;
+	tls_contexts_unref(t);
+	if (!want_tls)
+		return true;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	return bev && bufferevent_openssl_get_ssl(bev) != NULL;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct stats_http *h = arg;
+	if (!transport_ok(h, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_text(req, 403, "Forbidden", "this port serves HTTPS only (stats_tls_cert_file)\n");
+		return;
+	}
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
@@ -155,6 +181,32 @@ static void handle(struct evhttp_request *req, void *arg)
 	stats_view_free(&v);
 }
 
+/* evhttp's bufferevent for a new connection: TLS (accepting) when the
+ * current contexts have a stats context, else NULL, which makes evhttp
+ * use a plain socket bufferevent. A failed handshake closes the
+ * connection (a plain HTTP request to an HTTPS port gets no answer). */
+static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
+{
+	struct stats_http *h = arg;
+	struct tls_contexts *t = proxy_tls_get(h->px);
+	struct bufferevent *bev = NULL;
+	if (t && t->stats_ctx) {
+		SSL *ssl = SSL_new(t->stats_ctx); /* holds its own reference to the context */
+		if (ssl) {
+			bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							     BEV_OPT_CLOSE_ON_FREE);
+			if (bev)
+				bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+			else
+				SSL_free(ssl);
+		}
+		if (!bev)
+			log_warning("stats: cannot set up TLS for a connection; its requests are refused");
+	}
+	tls_contexts_unref(t);
+	return bev;
+}
+
 /* A unix socket for evhttp (a stale socket file is replaced). */
 static int bind_unix(struct stats_http *h, struct event_base *base, const char *path)
 {
@@ -203,6 +255,7 @@ struct stats_http *stats_http_start(struct proxy *px, struct event_base *base, c
 	evhttp_set_max_headers_size(h->http, 16384);
 	evhttp_set_max_body_size(h->http, 4096);
 	evhttp_set_gencb(h->http, handle, h);
+	evhttp_set_bevcb(h->http, new_conn_bev, h);
 	if (a->kind == CFG_ADDR_UNIX ? bind_unix(h, base, a->path) < 0
 				     : !evhttp_bind_socket_with_handle(h->http, a->host, a->port)) {
 		log_error("stats_listen %s: cannot listen (%s); the stats port is off", a->text, strerror(errno));
@@ -210,8 +263,10 @@ struct stats_http *stats_http_start(struct proxy *px, struct event_base *base, c
 	}
 	if (a->kind == CFG_ADDR_UNIX)
 		memcpy(h->unix_path, a->path, sizeof(h->unix_path));
-	log_info("stats port on %s%s (/, /metrics, /stats.json, /queries.json, /health)%s", a->kind == CFG_ADDR_UNIX ? "unix socket " : "http://", a->text,
-		 c->global.stats_auth ? ", basic auth" : "");
+	bool tls = c->global.stats_tls_cert_file != NULL;
+	log_info("stats port on %s%s (/, /metrics, /stats.json, /queries.json, /health)%s%s",
+		 a->kind == CFG_ADDR_UNIX ? "unix socket " : tls ? "https://" : "http://", a->text,
+		 a->kind == CFG_ADDR_UNIX && tls ? ", TLS" : "", c->global.stats_auth ? ", basic auth" : "");
 	return h;
 fail:
 	stats_http_stop(h);

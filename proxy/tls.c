@@ -17,8 +17,14 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *file
 	ERR_clear_error();
 }
 
-static SSL_CTX *build_accept_ctx(const struct cfg_global *g, char *err, size_t errlen)
+/* A context for accepting TLS (we are the server) from a certificate
+ * chain, its key and an optional CA that clients' certificates must be
+ * signed by (`require_cert`: a client without a certificate is refused
+ * too). `prefix` names the keys in messages ("client_tls", "stats_tls"). */
+static SSL_CTX *build_accept_ctx(const char *prefix, const char *cert, const char *key, const char *ca,
+				 bool require_cert, char *err, size_t errlen)
 {
+	char what[96];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
 		ssl_err(err, errlen, "SSL_CTX_new", NULL);
@@ -26,26 +32,30 @@ static SSL_CTX *build_accept_ctx(const struct cfg_global *g, char *err, size_t e
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	if (SSL_CTX_use_certificate_chain_file(ctx, g->client_tls_cert_file) != 1) {
-		ssl_err(err, errlen, "cannot load client_tls_cert_file", g->client_tls_cert_file);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		snprintf(what, sizeof(what), "cannot load %s_cert_file", prefix);
+		ssl_err(err, errlen, what, cert);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, g->client_tls_key_file, SSL_FILETYPE_PEM) != 1) {
-		ssl_err(err, errlen, "cannot load client_tls_key_file", g->client_tls_key_file);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(what, sizeof(what), "cannot load %s_key_file", prefix);
+		ssl_err(err, errlen, what, key);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_err(err, errlen, "client_tls_key_file does not match the certificate",
-			g->client_tls_key_file);
+		snprintf(what, sizeof(what), "%s_key_file does not match the certificate", prefix);
+		ssl_err(err, errlen, what, key);
 		goto fail;
 	}
-	if (g->client_tls_ca_file) {
+	if (ca) {
 		/* A CA file means: ask clients for certificates signed by it. */
-		if (SSL_CTX_load_verify_locations(ctx, g->client_tls_ca_file, NULL) != 1) {
-			ssl_err(err, errlen, "cannot load client_tls_ca_file", g->client_tls_ca_file);
+		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+			snprintf(what, sizeof(what), "cannot load %s_ca_file", prefix);
+			ssl_err(err, errlen, what, ca);
 			goto fail;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+				   NULL);
 	}
 	return ctx;
 fail:
@@ -100,8 +110,17 @@ struct tls_contexts *tls_contexts_new(const struct cfg *c, char *err, size_t err
 	t->client_mode = c->global.client_tls_mode;
 	t->server_mode = c->global.server_tls_mode;
 	if (t->client_mode != CFG_CTLS_DISABLE) {
-		t->accept_ctx = build_accept_ctx(&c->global, err, errlen);
+		const struct cfg_global *g = &c->global;
+		t->accept_ctx = build_accept_ctx("client_tls", g->client_tls_cert_file, g->client_tls_key_file,
+						 g->client_tls_ca_file, false, err, errlen);
 		if (!t->accept_ctx)
+			goto fail;
+	}
+	if (c->global.stats_tls_cert_file && c->global.stats_tls_key_file) {
+		const struct cfg_global *g = &c->global;
+		t->stats_ctx = build_accept_ctx("stats_tls", g->stats_tls_cert_file, g->stats_tls_key_file,
+						g->stats_tls_ca_file, true, err, errlen);
+		if (!t->stats_ctx)
 			goto fail;
 	}
 	if (t->server_mode != CFG_STLS_DISABLE) {
@@ -128,6 +147,7 @@ void tls_contexts_unref(struct tls_contexts *t)
 		return;
 	SSL_CTX_free(t->accept_ctx);
 	SSL_CTX_free(t->connect_ctx);
+	SSL_CTX_free(t->stats_ctx);
 	free(t);
 }
 

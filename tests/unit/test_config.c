@@ -658,6 +658,30 @@ static void test_tls(void **state)
 	assert_int_equal(l.c->global.client_tls_mode, CFG_CTLS_ALLOW);
 	assert_string_equal(l.c->global.client_tls_cert_file, cert);
 	done(&l);
+
+	/* stats_tls_*: cert and key go together; a CA needs both */
+	snprintf(text, sizeof(text),
+		 "[switchyard]\n"                          /* 1 */
+		 "stats_tls_cert_file = %s\n"              /* 2 */
+		 "stats_tls_ca_file = /nonexistent/ca.pem\n" /* 3 */
+		 BASE, cert);
+	load(&l, text);
+	assert_null(l.c);
+	assert_error(&l, 2, "stats_tls_cert_file and stats_tls_key_file go together");
+	assert_error(&l, 3, "cannot read stats_tls_ca_file '/nonexistent/ca.pem'");
+	done(&l);
+	load(&l, "[switchyard]\nstats_tls_ca_file = /dev/null\n" BASE);
+	assert_null(l.c);
+	assert_error(&l, 2, "stats_tls_ca_file needs stats_tls_cert_file and stats_tls_key_file");
+	done(&l);
+	snprintf(text, sizeof(text), "[switchyard]\nstats_tls_cert_file = %s\nstats_tls_key_file = %s\n" BASE, cert,
+		 key);
+	load(&l, text);
+	assert_clean(&l);
+	assert_string_equal(l.c->global.stats_tls_cert_file, cert);
+	assert_string_equal(l.c->global.stats_tls_key_file, key);
+	assert_null(l.c->global.stats_tls_ca_file);
+	done(&l);
 	unlink(cert);
 	unlink(key);
 	free(cert);
@@ -1226,7 +1250,9 @@ static void test_key_table(void **state)
 		{ "switchyard", "client_tls_cert_file" }, { "switchyard", "client_tls_key_file" },
 		{ "switchyard", "client_tls_ca_file" }, { "switchyard", "server_tls_mode" },
 		{ "switchyard", "server_tls_ca_file" }, { "switchyard", "server_tls_cert_file" },
-		{ "switchyard", "server_tls_key_file" }, { "listen", "protocol" }, { "listen", "address" },
+		{ "switchyard", "server_tls_key_file" }, { "switchyard", "stats_tls_cert_file" },
+		{ "switchyard", "stats_tls_key_file" }, { "switchyard", "stats_tls_ca_file" },
+		{ "listen", "protocol" }, { "listen", "address" },
 		{ "listen", "cluster" }, { "cluster", "protocol" }, { "cluster", "server_database" },
 		{ "cluster", "primary" }, { "cluster", "replicas" }, { "cluster", "pool_mode" },
 		{ "cluster", "pool_size" }, { "cluster", "min_pool_size" }, { "cluster", "server_reset_query" },
