@@ -3,11 +3,12 @@
  *
  * A client whose startup packet names the virtual database "switchyard"
  * and whose user is listed in `admin_users` authenticates as any [user.*]
- * does, then gets no server: its simple-protocol queries are commands
- * answered by the proxy as row sets (SHOW POOLS, CLIENTS, SERVERS, NODES,
- * STATS, CONFIG, EVENTS, VERSION, HELP; RELOAD; KILL id; SHUTDOWN).
- * Figures come from the workers' published snapshots (proxy/stats.h), so
- * they are at most one second old. Other users are refused with 28000.
+ * does, then gets no server: its simple-protocol queries are the
+ * console's commands (proxy/admin.h: SHOW POOLS, CLIENTS, SERVERS, NODES,
+ * ROUTES, QUERIES, STATS, CONFIG, EVENTS, VERSION, HELP; RELOAD; PAUSE,
+ * RESUME; KILL id; SHUTDOWN), answered here as RowDescription, DataRows
+ * and CommandComplete, errors as ErrorResponse. Other users are refused
+ * with 28000.
  */
 #ifndef SWITCHYARD_PG_ADMIN_H
 #define SWITCHYARD_PG_ADMIN_H
@@ -19,7 +20,7 @@
 struct pg_client;
 struct stats_view;
 
-#define PG_ADMIN_DATABASE "switchyard"
+#define PG_ADMIN_DATABASE "switchyard" /* == ADMIN_DATABASE (proxy/admin.h) */
 
 /* The startup packet named PG_ADMIN_DATABASE: refuse a non-admin, else
  * start authentication (pg_client_begin_auth). */

@@ -26,6 +26,7 @@
 
 #include "pool/pg_server.h"
 #include "proxy/pg/pg_admin.h"
+#include "proxy/admin.h"
 #include "proxy/linger.h"
 #include "proxy/pg/pg_auth_query.h"
 #include "proxy/pg/pg_cancel.h"
@@ -221,12 +222,8 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	client_set_state(c, CL_CLOSED);
 	if (c->timer)
 		evtimer_del(c->timer);
-	if (c->admin_wait) {
-		event_free(c->admin_wait);
-		c->admin_wait = NULL;
-	}
-	free(c->admin_pause);
-	c->admin_pause = NULL;
+	admin_wait_free(c->admin_wait);
+	c->admin_wait = NULL;
 	list_del(&c->node);
 	atomic_fetch_sub(&c->w->proxy->n_clients, 1);
 	if (c->bev && sqlstate) {

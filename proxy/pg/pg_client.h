@@ -28,6 +28,7 @@ struct worker;
 struct server;
 struct bufferevent;
 struct event;
+struct admin_wait;
 
 #define CLIENT_STATES(X)           \
 	X(CL_STARTUP)              \
@@ -131,10 +132,8 @@ struct pg_client {
 	struct qs_call qs;
 	uint64_t qs_unnamed;
 	uint64_t qs_bound;
-	/* Admin console: a PAUSE waiting for transactions to finish. */
-	struct event *admin_wait;
-	char *admin_pause;            /* the cluster name, or NULL for all */
-	int64_t admin_pause_ms;       /* wall clock when PAUSE began */
+	/* Admin console: a PAUSE waiting for transactions to finish (admin.h). */
+	struct admin_wait *admin_wait;
 };
 
 /* A new connection accepted on `listen`; takes ownership of fd. */

@@ -56,7 +56,7 @@ note "held query answered $((t1 - t0)) ms after RESUME"
 out=$(admin -c "RESUME" 2>&1 || true)
 assert_contains "$out" "not paused" "RESUME when not paused: clear error"
 out=$(admin -c "PAUSE nosuch" 2>&1 || true)
-assert_contains "$out" 'no PostgreSQL cluster "nosuch"' "PAUSE of an unknown cluster: clear error"
+assert_contains "$out" 'no cluster "nosuch"' "PAUSE of an unknown cluster: clear error"
 
 # By name, with nothing in flight: returns promptly; clients wait; RESUME app.
 t0=$(now_ms)
