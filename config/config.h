@@ -151,7 +151,10 @@ struct cfg_pool_settings {
 	int up_after;
 	enum cfg_failover failover;
 	char *failover_command;
+	int64_t failover_command_timeout_ms;
 	int64_t failover_wait_ms;
+	char *replication_user;           /* failover: replicas follow the new primary as */
+	char *replication_password;
 	char *monitor_user;
 	char *monitor_password;
 };

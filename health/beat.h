@@ -29,7 +29,10 @@ struct health_beat {
 	struct position pos;
 };
 
-enum health_query { HEALTH_Q_NONE = 0, HEALTH_Q_BEAT, HEALTH_Q_POSITION };
+/* HEALTH_Q_COMMAND: the probe's `command` text (failover.c: promote,
+ * repoint, fence); its answer carries no beat, only the first value of
+ * the first row, if any, as the event's msg. */
+enum health_query { HEALTH_Q_NONE = 0, HEALTH_Q_BEAT, HEALTH_Q_POSITION, HEALTH_Q_COMMAND };
 
 /* ---- PostgreSQL ---- */
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "health/beat.h"
+#include "health/failover.h"
 #include "health/probe.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -67,23 +69,28 @@ static struct {
 	int wake[2];
 	struct event *wake_ev;
 	atomic_bool stop, apply;
+	void (*sink)(void *arg, const char *level, const char *text);
+	void *sink_arg;
 } g = { .mu = PTHREAD_MUTEX_INITIALIZER, .wake = { -1, -1 } };
 
 static void step(struct hnode *h);
 
-static int64_t mono_ms(void)
+int64_t health_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t wall_ms(void)
+int64_t health_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+static int64_t mono_ms(void) { return health_mono_ms(); }
+static int64_t wall_ms(void) { return health_wall_ms(); }
 
 static void arm(struct event *ev, int64_t ms)
 {
@@ -108,11 +115,13 @@ static void beat_failed(struct hnode *h, const char *why)
 	int missed = atomic_load(&n->missed) + 1;
 	enum health_transition tr =
 		health_beat_result(n, false, wall_ms(), h->cfg.down_after, h->cfg.up_after);
-	if (tr == HEALTH_WENT_DOWN)
+	if (tr == HEALTH_WENT_DOWN) {
 		log_warning("health: node %s (%s) is down after %d failed heartbeat%s: %s",
 			    n->addr.text, cfg_protocol_name(n->protocol), missed,
 			    missed == 1 ? "" : "s", why);
-	else
+		health_event("warning", "node %s (%s, cluster %s) is down: %s", n->addr.text,
+			     cfg_protocol_name(n->protocol), h->cfg.cluster, why);
+	} else
 		log_debug("health: node %s: heartbeat failed (%d in a row): %s", n->addr.text, missed,
 			  why);
 }
@@ -127,10 +136,13 @@ static void beat_ok(struct hnode *h, const struct health_beat *b)
 		atomic_fetch_add(&n->position_reads, 1);
 	enum health_transition tr =
 		health_beat_result(n, true, wall_ms(), h->cfg.down_after, h->cfg.up_after);
-	if (tr == HEALTH_CAME_UP)
+	if (tr == HEALTH_CAME_UP) {
 		log_info("health: node %s (%s) is up again after %d good heartbeat%s", n->addr.text,
 			 cfg_protocol_name(n->protocol), h->cfg.up_after < 1 ? 1 : h->cfg.up_after,
 			 h->cfg.up_after > 1 ? "s" : "");
+		health_event("info", "node %s (%s, cluster %s) is up again", n->addr.text,
+			     cfg_protocol_name(n->protocol), h->cfg.cluster);
+	}
 }
 
 static void probe_event(void *owner, struct probe *p, enum probe_event ev,
@@ -358,11 +370,17 @@ static void collect(const struct cfg *c)
 {
 	pthread_mutex_lock(&g.mu);
 	g.pass++;
+	failover_collect_begin();
 	for (size_t i = 0; i < c->n_clusters; i++) {
 		const struct cfg_cluster *cl = &c->clusters[i];
 		const char *db = cl->server_database ? cl->server_database : cl->name;
 		for (size_t j = 0; j < cl->n_nodes; j++)
 			add_node_locked(c, cl->protocol, cl->name, db, &cl->settings, &cl->nodes[j]);
+		struct probe_params monitor;
+		memset(&monitor, 0, sizeof(monitor));
+		monitor_credentials(c, cl->name, &cl->settings, &monitor);
+		copy_str(monitor.database, sizeof(monitor.database), db);
+		failover_collect(cl, &monitor);
 	}
 	for (size_t i = 0; i < c->n_shards; i++) {
 		const struct cfg_shard *sh = &c->shards[i];
@@ -425,6 +443,7 @@ static void apply_pending(void)
 		}
 	}
 	pthread_mutex_unlock(&g.mu);
+	failover_apply(g.base); /* takes g.mu itself (health_node) */
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -513,6 +532,7 @@ void health_stop(void)
 	wake();
 	pthread_join(g.thread, NULL);
 	g.running = false;
+	failover_stop();
 	pthread_mutex_lock(&g.mu);
 	struct hnode *h = g.nodes;
 	g.nodes = NULL;
@@ -559,6 +579,24 @@ void health_poke(struct node_state *n)
 	struct hnode *h = container_of(n, struct hnode, st);
 	atomic_store(&h->poked, true);
 	wake();
+}
+
+void health_set_event_sink(void (*fn)(void *arg, const char *level, const char *text), void *arg)
+{
+	g.sink = fn;
+	g.sink_arg = arg;
+}
+
+void health_event(const char *level, const char *fmt, ...)
+{
+	if (!g.sink)
+		return;
+	char text[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	g.sink(g.sink_arg, level, text);
 }
 
 void health_foreach(void (*fn)(struct node_state *n, void *arg), void *arg)

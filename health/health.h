@@ -43,6 +43,7 @@ struct node_state {
 	atomic_ullong beats_ok, beats_failed, position_reads;
 	atomic_int missed;            /* consecutive failed beats */
 	atomic_int good;              /* consecutive good beats while down (up_after) */
+	atomic_bool fenced;           /* an old primary after a failover: no traffic at all */
 	pthread_mutex_t mu;           /* guards pos and last_error */
 	struct position pos;          /* replayed (replica) / current (primary) */
 	int64_t pos_ms;               /* when pos was read (monotonic ms) */
@@ -68,5 +69,38 @@ void health_poke(struct node_state *n);
 
 /* Visit every node (for stats). */
 void health_foreach(void (*fn)(struct node_state *n, void *arg), void *arg);
+
+/* Where the health thread's events go besides the log (node down/up,
+ * failover steps): main points it at stats_event(). Set before
+ * health_start(); fn is called from the health thread. */
+void health_set_event_sink(void (*fn)(void *arg, const char *level, const char *text), void *arg);
+
+/* ---- failover (health/failover.c, docs/failover.md) ---- */
+
+/* Which node of `cl` takes writes now: an index into cl->nodes, or -1
+ * when there is none at the moment (a failover is under way, or the
+ * primary misses heartbeats while failover is on: writes wait up to
+ * failover_wait). With failover = off this is 0 when the cluster has a
+ * primary, as configured. No lock (atomics and a per-thread cache):
+ * meant for the workers' query path. */
+int health_primary_of(const struct cfg_cluster *cl);
+
+/* What a cluster's failover did, for stats (copied out). */
+struct health_failover_info {
+	char cluster[64];
+	enum cfg_protocol protocol;
+	enum cfg_failover mode;
+	char state[24];               /* watching, no_candidate, promoting, command, following */
+	char primary[300];            /* the node taking writes now; "" none */
+	uint64_t failovers_total;     /* completed failovers */
+	uint64_t failures_total;      /* attempts that failed (promotion or command) */
+	int64_t last_ms;              /* wall clock of the last attempt's end; 0 none */
+	int64_t last_duration_ms;     /* primary marked down -> new primary serving; -1 none */
+	char old_primary[300], new_primary[300]; /* of the last attempt */
+	char result[200];             /* of the last attempt: "ok", "failed: ...", "" none */
+};
+
+/* Visit every cluster the health thread knows (any thread). */
+void health_failover_foreach(void (*fn)(const struct health_failover_info *fi, void *arg), void *arg);
 
 #endif

@@ -11,7 +11,8 @@
  * connect or a query takes too long. Every outcome is reported through
  * probe_cb.event exactly once per step:
  *   PROBE_EV_READY        logged in; the probe is idle
- *   PROBE_EV_RESULT       the query in flight answered (beat != NULL)
+ *   PROBE_EV_RESULT       the query in flight answered (beat != NULL); for
+ *                         HEALTH_Q_COMMAND msg is the first value (or NULL)
  *   PROBE_EV_QUERY_ERROR  the query failed with an SQL error; still idle
  *   PROBE_EV_FAILED       the connection failed or closed; already
  *                         closed (msg says why)
@@ -83,6 +84,7 @@ struct probe {
 	const struct probe_proto *ops;
 	void *proto;                  /* the protocol half's state */
 	size_t max_packet;            /* answers above this fail the probe */
+	const char *command;          /* HEALTH_Q_COMMAND's SQL; the caller's, kept until the answer */
 };
 
 /* Open the connection (state PROBE_CONNECTING). The probe struct is the

@@ -268,6 +268,11 @@ static void finish_query(struct probe *p)
 		probe_report(p, PROBE_EV_QUERY_ERROR, NULL, mp->err);
 		return;
 	}
+	if (p->query == HEALTH_Q_COMMAND) {
+		memset(&beat, 0, sizeof(beat));
+		probe_report(p, PROBE_EV_RESULT, &beat, mp->got_row[0] ? mp->vals[0] : NULL);
+		return;
+	}
 	if (!mp->got_row[0]) {
 		probe_report(p, PROBE_EV_QUERY_ERROR, NULL, "the query returned no row");
 		return;
@@ -475,8 +480,14 @@ static int query(struct probe *p, enum health_query q, enum node_role role)
 	mp->io = mp->sql = mp->sbm = NULL;
 	struct buf b;
 	buf_init(&b);
-	myc_put_query(&b, q == HEALTH_Q_BEAT ? health_my_beat_sql(mp->flavor, mp->version)
-					     : health_my_position_sql(mp->flavor, role));
+	const char *sql = q == HEALTH_Q_BEAT	   ? health_my_beat_sql(mp->flavor, mp->version)
+			  : q == HEALTH_Q_COMMAND ? p->command
+						  : health_my_position_sql(mp->flavor, role);
+	if (!sql) {
+		buf_free(&b);
+		return -1;
+	}
+	myc_put_query(&b, sql);
 	return send_buf(p, &b);
 }
 

@@ -198,6 +198,11 @@ static void finish_query(struct probe *p)
 		probe_report(p, PROBE_EV_QUERY_ERROR, NULL, pp->err);
 		return;
 	}
+	if (p->query == HEALTH_Q_COMMAND) {
+		memset(&beat, 0, sizeof(beat));
+		probe_report(p, PROBE_EV_RESULT, &beat, pp->got_row ? pp->vals[0] : NULL);
+		return;
+	}
 	if (!pp->got_row) {
 		probe_report(p, PROBE_EV_QUERY_ERROR, NULL, "the query returned no row");
 		return;
@@ -283,7 +288,12 @@ static int query(struct probe *p, enum health_query q, enum node_role role)
 	pp->got_row = false;
 	struct buf b;
 	buf_init(&b);
-	pgc_put_query(&b, q == HEALTH_Q_BEAT ? health_pg_beat_sql : health_pg_position_sql);
+	const char *sql = q == HEALTH_Q_BEAT	   ? health_pg_beat_sql
+			  : q == HEALTH_Q_COMMAND ? p->command
+						  : health_pg_position_sql;
+	if (!sql)
+		return -1;
+	pgc_put_query(&b, sql);
 	return send_buf(p, &b);
 }
 

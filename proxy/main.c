@@ -131,6 +131,12 @@ static void reload(struct main_ctx *m)
 
 static void sighup_cb(evutil_socket_t sig, short what, void *arg) { reload(arg); }
 
+/* The health thread's events (node down/up, failover) on the stats page. */
+static void health_to_stats(void *arg, const char *level, const char *text)
+{
+	stats_event(arg, level, "%s", text);
+}
+
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct main_ctx *m = arg;
@@ -254,6 +260,7 @@ int main(int argc, char **argv)
 
 	struct main_ctx m = { .px = &px, .config_path = path };
 	m.base = event_base_new();
+	health_set_event_sink(health_to_stats, &stats);
 	if (!m.base || health_start(c) < 0 || listeners_open(&px) < 0 || workers_start(&px) < 0) {
 		log_error("start-up failed");
 		return 1;

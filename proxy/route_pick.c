@@ -19,6 +19,8 @@
 #include "util/log.h"
 
 #define MAX_REPLICAS 32
+#define RYW_RETRY_MS 2          /* a read waiting for a replica looks again */
+#define PRIMARY_RETRY_MS 25     /* a request waiting for a failover looks again */
 
 atomic_ullong route_counters[2][ROUTE_R__COUNT];
 
@@ -235,9 +237,9 @@ void route_note_write(struct route_session *rs, const struct cfg_cluster *cl, co
 
 /* ---- the decision ---- */
 
-static void count(struct route_decision *d, const struct cfg_cluster *cl)
+static void count(struct route_decision *d)
 {
-	int replica = cl->nodes[d->node].is_primary ? 0 : 1;
+	int replica = d->primary ? 0 : 1;
 	atomic_fetch_add_explicit(&route_counters[replica][d->reason], 1, memory_order_relaxed);
 }
 
@@ -257,10 +259,43 @@ static void node_position(const struct cfg_cluster *cl, int node, struct positio
 		health_node_position(ns, out, NULL);
 }
 
+/* No node takes writes now (a failover is under way, see health.h
+ * health_primary_of()): wait up to failover_wait, then refuse. */
+static void wait_for_primary(struct route_session *rs, const struct route_request *rq, struct route_decision *d)
+{
+	const struct cfg_cluster *cl = rq->cl;
+	int64_t now = rq->now_ms;
+	if (rs->primary_wait_deadline_ms == 0)
+		rs->primary_wait_deadline_ms = now + cl->settings.failover_wait_ms;
+	if (now < rs->primary_wait_deadline_ms) {
+		d->outcome = ROUTE_WAIT;
+		d->retry_ms = PRIMARY_RETRY_MS;
+		return;
+	}
+	rs->primary_wait_deadline_ms = 0;
+	d->outcome = ROUTE_REFUSE;
+	snprintf(d->refuse_msg, sizeof(d->refuse_msg),
+		 "cluster \"%s\" has no primary: no failover finished within failover_wait (%lld ms)", cl->name,
+		 (long long)cl->settings.failover_wait_ms);
+}
+
+/* Serve on the primary `pri`, or wait for one. */
+static void go_primary(struct route_session *rs, const struct route_request *rq, struct route_decision *d, int pri)
+{
+	if (pri < 0) {
+		wait_for_primary(rs, rq, d);
+		return;
+	}
+	rs->primary_wait_deadline_ms = 0;
+	d->node = pri;
+	d->primary = true;
+}
+
 /* A read for a replica (or any node): read-your-writes, monotonic reads,
- * lag and health decide which; the primary is the fallback. */
+ * lag and health decide which; the primary `pri` (-1: none right now) is
+ * the fallback. Fenced nodes (old primaries) are never chosen. */
 static void pick_replica(struct route_session *rs, const struct route_request *rq, struct route_decision *d,
-			 enum cfg_target target)
+			 enum cfg_target target, int pri)
 {
 	const struct cfg_cluster *cl = rq->cl;
 	const struct cfg_pool_settings *st = &cl->settings;
@@ -275,7 +310,7 @@ static void pick_replica(struct route_session *rs, const struct route_request *r
 		bool by_window = st->read_your_writes == CFG_RYW_WINDOW || cons.written.kind == POS_NONE;
 		if (by_window) {
 			if (now - cons.last_write_ms < st->ryw_window_ms && cl->has_primary) {
-				d->node = 0;
+				go_primary(rs, rq, d, pri);
 				d->reason = ROUTE_R_RYW;
 				return;
 			}
@@ -299,13 +334,16 @@ static void pick_replica(struct route_session *rs, const struct route_request *r
 	int sticky = -1;
 	struct balance_slot *slot = balance_slot(cl);
 	for (size_t i = 0; i < cl->n_nodes && n < MAX_REPLICAS; i++) {
-		if (cl->nodes[i].is_primary && target != CFG_TARGET_ANY)
+		bool is_pri = pri >= 0 ? (int)i == pri : cl->nodes[i].is_primary;
+		if (is_pri && target != CFG_TARGET_ANY)
 			continue;
 		struct node_state *ns = health_node(cl->protocol, &cl->nodes[i].addr);
+		if (ns && atomic_load_explicit(&ns->fenced, memory_order_relaxed))
+			continue;
 		struct route_candidate *c = &cand[n];
 		memset(c, 0, sizeof(*c));
 		c->up = ns ? atomic_load_explicit(&ns->up, memory_order_relaxed) : true;
-		c->lag_ms = ns && !cl->nodes[i].is_primary ? atomic_load_explicit(&ns->lag_ms, memory_order_relaxed) : 0;
+		c->lag_ms = ns && !is_pri ? atomic_load_explicit(&ns->lag_ms, memory_order_relaxed) : 0;
 		memset(&pos[n], 0, sizeof(pos[n]));
 		if (ns)
 			health_node_position(ns, &pos[n], NULL);
@@ -332,6 +370,7 @@ static void pick_replica(struct route_session *rs, const struct route_request *r
 	if (k >= 0) {
 		rs->wait_deadline_ms = 0;
 		d->node = idx[k];
+		d->primary = idx[k] == pri;
 		record_read(rs, cl, rq->user, d->node, &pos[k], now);
 		return;
 	}
@@ -350,6 +389,7 @@ static void pick_replica(struct route_session *rs, const struct route_request *r
 					health_poke(ns);
 			}
 			d->outcome = ROUTE_WAIT;
+			d->retry_ms = RYW_RETRY_MS;
 			return;
 		}
 	}
@@ -361,11 +401,13 @@ static void pick_replica(struct route_session *rs, const struct route_request *r
 			 why == ROUTE_EXCL_DOWN ? "all are down" : "none has replayed this client's writes");
 		return;
 	}
-	d->node = 0;
 	d->reason = why == ROUTE_EXCL_BEHIND ? ROUTE_R_RYW : why == ROUTE_EXCL_LAG ? ROUTE_R_LAG : ROUTE_R_DOWN;
+	go_primary(rs, rq, d, pri);
+	if (d->outcome != ROUTE_GO)
+		return;
 	struct position pp;
-	node_position(cl, 0, &pp);
-	record_read(rs, cl, rq->user, 0, &pp, now);
+	node_position(cl, d->node, &pp);
+	record_read(rs, cl, rq->user, d->node, &pp, now);
 }
 
 void route_pick(struct route_session *rs, const struct route_request *rq, struct route_decision *d)
@@ -385,11 +427,13 @@ void route_pick(struct route_session *rs, const struct route_request *rq, struct
 
 	if (!route_cluster_splits(cl) || !cl->has_primary) {
 		d->node = 0;
+		d->primary = cl->has_primary;
 		d->reason = ROUTE_R_ONLY_NODE;
 		d->read = sm && sm->cls == ROUTE_CLASS_READ;
-		count(d, cl);
+		count(d);
 		return;
 	}
+	int pri = health_primary_of(cl);
 
 	enum cfg_target target = CFG_TARGET_PRIMARY;
 	const struct cfg_addr *target_node = NULL;
@@ -433,27 +477,30 @@ void route_pick(struct route_session *rs, const struct route_request *rq, struct
 		int i = find_node(cl, target_node);
 		if (i >= 0) {
 			d->node = i;
-			d->read = !cl->nodes[i].is_primary;
-			count(d, cl);
+			d->primary = i == pri;
+			d->read = !d->primary;
+			count(d);
 			return;
 		}
 		target = CFG_TARGET_PRIMARY;
 	}
 	if (target == CFG_TARGET_PRIMARY || target == CFG_TARGET_NONE) {
-		d->node = 0;
+		go_primary(rs, rq, d, pri);
+		if (d->outcome != ROUTE_GO)
+			return;
 		if (sm && sm->cls == ROUTE_CLASS_READ && sm->txn == ROUTE_TXN_NONE && st->monotonic_reads) {
 			/* Later replica reads must not go back before this one. */
 			struct position pp;
-			node_position(cl, 0, &pp);
+			node_position(cl, d->node, &pp);
 			if (pp.kind != POS_NONE)
-				record_read(rs, cl, rq->user, 0, &pp, rq->now_ms);
+				record_read(rs, cl, rq->user, d->node, &pp, rq->now_ms);
 		}
-		count(d, cl);
+		count(d);
 		return;
 	}
 	d->read = true;
 	d->wrote = false;
-	pick_replica(rs, rq, d, target);
+	pick_replica(rs, rq, d, target, pri);
 	if (d->outcome == ROUTE_GO)
-		count(d, cl);
+		count(d);
 }

@@ -52,13 +52,16 @@ enum route_reason {
 
 enum route_outcome {
 	ROUTE_GO = 0,            /* serve it on node `node` */
-	ROUTE_WAIT,              /* retry shortly: a replica is catching up (ryw_wait) */
+	ROUTE_WAIT,              /* retry in retry_ms: a replica is catching up (ryw_wait),
+	                          * or a failover is under way (failover_wait) */
 	ROUTE_REFUSE,            /* replica_fallback = error and no replica usable */
 };
 
 struct route_decision {
 	enum route_outcome outcome;
 	int node;                /* index into cl->nodes */
+	bool primary;            /* `node` is the current primary (health_primary_of) */
+	int retry_ms;            /* ROUTE_WAIT: when to ask again */
 	enum route_reason reason;
 	bool read;               /* served as a read (replica or any) */
 	bool wrote;              /* a write that may change data (RYW must learn its position) */
@@ -74,6 +77,7 @@ struct route_session {
 	char client_ip[64];
 	unsigned rr;                   /* load-balancing cursor */
 	int64_t wait_deadline_ms;      /* while waiting for a replica (0: not waiting) */
+	int64_t primary_wait_deadline_ms; /* while waiting for a failover (0: not waiting) */
 	int last_node;                 /* node of the last decision, -1 none */
 	bool last_read;
 };

@@ -591,9 +591,26 @@ static void add_nodes(struct stats_view *v, const struct cfg *cfg)
 			else if (r->pending > 0)
 				st = "connecting";
 			copy_str(r->state, sizeof(r->state), st);
-			add_health(r, health_node(cl->protocol, &cl->nodes[j].addr));
+			struct node_state *ns = health_node(cl->protocol, &cl->nodes[j].addr);
+			add_health(r, ns);
+			/* After a failover: the promoted node is the primary, the old one fenced. */
+			int pri = health_primary_of(cl);
+			if (ns && atomic_load(&ns->fenced))
+				copy_str(r->role, sizeof(r->role), "fenced");
+			else if (pri >= 0)
+				copy_str(r->role, sizeof(r->role), (size_t)pri == j ? "primary" : "replica");
 		}
 	}
+}
+
+static void add_failover(const struct health_failover_info *fi, void *arg)
+{
+	struct stats_view *v = arg;
+	struct health_failover_info *more = realloc(v->failovers, (v->n_failovers + 1) * sizeof(*more));
+	if (!more)
+		return;
+	v->failovers = more;
+	v->failovers[v->n_failovers++] = *fi;
 }
 
 /* Routing counters (atomics in route_pick.c) and the rules' hits. */
@@ -705,6 +722,7 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 	add_nodes(v, cfg);
 	if (add_routing(v, cfg) < 0)
 		rc = -1;
+	health_failover_foreach(add_failover, v);
 	process_figures(v);
 
 	v->healthy = true;
@@ -728,6 +746,7 @@ void stats_view_free(struct stats_view *v)
 	free(v->pools);
 	free(v->nodes);
 	free(v->rules);
+	free(v->failovers);
 	free(v->client_rows);
 	free(v->server_rows);
 	free(v->queries);

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "health/health.h"
 #include "proxy/query_stats.h"
 #include "proxy/route_pick.h"
 #include "util/buf.h"
@@ -255,6 +256,9 @@ struct stats_view {
 	uint64_t route_decisions[2][ROUTE_R__COUNT];
 	struct stats_rule_row *rules;
 	size_t n_rules;
+	/* Failover per cluster (health/failover.c). */
+	struct health_failover_info *failovers;
+	size_t n_failovers;
 	bool healthy;
 	char health_reason[128];
 };

@@ -237,6 +237,22 @@ static void node_health_metrics(struct buf *b, const struct stats_view *v)
 			       NODE_LABELS(&v->nodes[i]), NULL);
 }
 
+/* docs/failover.md: completed failovers, and how long the last took. */
+static void failover_metrics(struct buf *b, const struct stats_view *v)
+{
+	head(b, "switchyard_failovers_total", "counter", "Completed failovers of the cluster (new primary serving).");
+	for (size_t i = 0; i < v->n_failovers; i++)
+		sample(b, "switchyard_failovers_total", (double)v->failovers[i].failovers_total, "cluster",
+		       v->failovers[i].cluster, NULL);
+	head(b, "switchyard_last_failover_duration_seconds", "gauge",
+	     "From the primary marked down to the new primary serving, for the last failover attempt (NaN: none).");
+	for (size_t i = 0; i < v->n_failovers; i++) {
+		int64_t ms = v->failovers[i].last_duration_ms;
+		sample(b, "switchyard_last_failover_duration_seconds", ms < 0 ? NAN : (double)ms / 1000.0, "cluster",
+		       v->failovers[i].cluster, NULL);
+	}
+}
+
 void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 {
 	const struct stats_totals *t = &v->t;
@@ -318,6 +334,7 @@ void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 		sample(b, "switchyard_pool_server_connect_failures_total", (double)v->pools[i].failed,
 		       POOL_LABELS(&v->pools[i]), NULL);
 	route_metrics(b, v);
+	failover_metrics(b, v);
 }
 
 /* ---- JSON ---- */
@@ -463,7 +480,27 @@ void stats_render_json(const struct stats_view *v, struct buf *b)
 		jstr(b, "target", r->target, true);
 		putf(b, "\"hits\":%" PRIu64 "}", r->hits);
 	}
-	puts_(b, "]},\"events\":[");
+	puts_(b, "]},\"failovers\":[");
+	for (size_t i = 0; i < v->n_failovers; i++) {
+		const struct health_failover_info *f = &v->failovers[i];
+		puts_(b, i ? ",{" : "{");
+		jstr(b, "cluster", f->cluster, true);
+		jstr(b, "mode", cfg_failover_name(f->mode), true);
+		jstr(b, "state", f->state, true);
+		jstr(b, "primary", f->primary, true);
+		putf(b, "\"failovers_total\":%" PRIu64 ",\"failures_total\":%" PRIu64 ",", f->failovers_total,
+		     f->failures_total);
+		if (f->last_ms > 0)
+			putf(b, "\"last_time\":%.3f,\"last_duration_ms\":%" PRId64 ",", (double)f->last_ms / 1000.0,
+			     f->last_duration_ms);
+		else
+			puts_(b, "\"last_time\":null,\"last_duration_ms\":null,");
+		jstr(b, "old_primary", f->old_primary, true);
+		jstr(b, "new_primary", f->new_primary, true);
+		jstr(b, "result", f->result, false);
+		puts_(b, "}");
+	}
+	puts_(b, "],\"events\":[");
 	for (size_t i = 0; i < v->n_events; i++) {
 		const struct stats_event *e = &v->events[i];
 		putf(b, "%s{\"time\":%.3f,", i ? "," : "", (double)e->time_ms / 1000.0);

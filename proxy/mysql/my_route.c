@@ -75,7 +75,8 @@ int my_route_request(struct my_client *c)
 			c->route_wait_sql = strndup(c->route_sql, c->route_sql_len);
 		}
 		if (c->route_retry && (c->route_wait_sql || !c->route_sql)) {
-			struct timeval tv = { 0, ROUTE_RETRY_MS * 1000 };
+			int ms = d.retry_ms > 0 ? d.retry_ms : ROUTE_RETRY_MS;
+			struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 			evtimer_add(c->route_retry, &tv);
 			return 1;
 		}
@@ -90,7 +91,7 @@ int my_route_request(struct my_client *c)
 		my_client_close(c, 1290, "HY000", 1, "%s", d.refuse_msg);
 		return -1;
 	}
-	c->route_wrote = c->route_wrote || (d.wrote && c->cl->nodes[d.node].is_primary && c->route_sql);
+	c->route_wrote = c->route_wrote || (d.wrote && d.primary && c->route_sql);
 	log_debug("mysql client %u: route to %s (%s%s%s)", c->id, c->cl->nodes[d.node].addr.text,
 		  route_reason_name(d.reason), d.rule ? " " : "", d.rule ? d.rule : "");
 	if (my_client_use_node(c, d.node) < 0) {

@@ -171,7 +171,8 @@ int pg_route_request(struct pg_client *c)
 		if (!c->route_retry)
 			c->route_retry = evtimer_new(c->w->base, retry_cb, c);
 		if (c->route_retry) {
-			struct timeval tv = { 0, ROUTE_RETRY_MS * 1000 };
+			int ms = d.retry_ms > 0 ? d.retry_ms : ROUTE_RETRY_MS;
+			struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 			evtimer_add(c->route_retry, &tv);
 			return 1;
 		}
@@ -184,7 +185,7 @@ int pg_route_request(struct pg_client *c)
 	}
 	c->route_node = d.node;
 	/* The login's server ran nothing of the client's. */
-	c->route_wrote = d.wrote && c->cl->nodes[d.node].is_primary && c->logged_in;
+	c->route_wrote = d.wrote && d.primary && c->logged_in;
 	log_debug("client %u: route to %s (%s%s%s)", c->id, c->cl->nodes[d.node].addr.text,
 		  route_reason_name(d.reason), d.rule ? " " : "", d.rule ? d.rule : "");
 	if (pg_client_use_node(c, d.node) < 0) {

@@ -12,6 +12,16 @@
 #   fleet.sh add-pg-replica NAME PORT DIR  one more PostgreSQL streaming replica
 #                                        (pg_basebackup, no slot) on PORT; safe twice
 #   fleet.sh drop-pg-replica NAME DIR    stop it and delete its data
+#   fleet.sh add-pg-pair NAME PPORT RPORT DIR  a private PostgreSQL primary (a
+#                                        copy of the fleet's primary: same roles) on PPORT and
+#                                        its streaming replica (no slot) on RPORT, for tests
+#                                        that may kill a primary (failover)
+#   fleet.sh add-my-pair NAME PPORT RPORT DIR  the same for MariaDB (fresh servers,
+#                                        same users and database shop, GTID replica)
+#   fleet.sh pair-kill NAME NODE DIR / pair-start NAME NODE DIR
+#                                        NODE: pg-primary pg-replica my-primary my-replica
+#                                        (SIGKILL / start again, keeping the data)
+#   fleet.sh drop-pair NAME DIR          stop a pair (both kinds) and delete its data
 #
 # What runs (all on 127.0.0.1):
 #   PostgreSQL 15 primary + streaming replica (pg_basebackup -R, slot), run as
@@ -58,6 +68,24 @@ add-pg-replica)
 	NODE=$1
 	EXTRA_PORT=${2:-}
 	shift 2 || usage
+	[ $# -ge 1 ] || usage
+	;;
+add-pg-pair | add-my-pair)
+	PAIR=$1
+	PAIR_PPORT=${2:-}
+	PAIR_RPORT=${3:-}
+	shift 3 || usage
+	[ $# -ge 1 ] || usage
+	;;
+pair-kill | pair-start)
+	PAIR=$1
+	NODE=${2:-}
+	shift 2 || usage
+	[ $# -ge 1 ] || usage
+	;;
+drop-pair)
+	PAIR=$1
+	shift
 	[ $# -ge 1 ] || usage
 	;;
 kill-pg-primary) CMD=kill NODE=pg-primary ;;
@@ -312,6 +340,26 @@ my_running() { # primary|replica
 		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q mariadbd
 }
 
+# Start mariadbd on data folder BASE (socket BASE.sock, pid BASE.pid, log
+# BASE.err) with server id ID on PORT, plus ARGS; 0 once it answers a ping.
+mariadbd_launch() { # BASE PORT ID [ARGS...]
+	local base=$1 port=$2 id=$3 i
+	shift 3
+	rm -f "$base.sock" "$base.pid"
+	mkdir -p "$base-tmp"
+	setsid "$MARIADBD" --no-defaults --user=root --datadir="$base" --tmpdir="$base-tmp" --port="$port" --bind-address=127.0.0.1 \
+		--socket="$base.sock" --pid-file="$base.pid" --log-error="$base.err" \
+		--server-id="$id" --log-bin=mysql-bin --log-slave-updates --binlog-format=ROW --gtid-strict-mode=1 \
+		--skip-name-resolve --report-host=127.0.0.1 --report-port="$port" \
+		--innodb-flush-log-at-trx-commit=2 --sync-binlog=0 --slave-net-timeout=10 --skip-symbolic-links \
+		"$@" </dev/null >>"$base.out" 2>&1 &
+	for i in $(seq 1 $((START_TIMEOUT * 5))); do
+		if mariadb-admin --no-defaults -S "$base.sock" -uroot ping >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	return 1
+}
+
 my_sql() { # primary|replica SQL... (root over the socket)
 	local sock=$FLEET_RUN/my/$1.sock
 	shift
@@ -323,35 +371,44 @@ my_start() { # primary|replica
 	my_running "$n" && return 0
 	if [ "$n" = primary ]; then port=$MY_PRIMARY_PORT id=1; else port=$MY_REPLICA_PORT id=2 extra=(--read-only=1); fi
 	local my=$FLEET_RUN/my
-	rm -f "$my/$n.sock" "$my/$n.pid"
-	mkdir -p "$my/$n-tmp"
-	setsid "$MARIADBD" --no-defaults --user=root --datadir="$my/$n" --tmpdir="$my/$n-tmp" --port="$port" --bind-address=127.0.0.1 \
-		--socket="$my/$n.sock" --pid-file="$(my_pidfile "$n")" --log-error="$my/$n.err" \
-		--server-id="$id" --log-bin=mysql-bin --log-slave-updates --binlog-format=ROW --gtid-strict-mode=1 \
-		--skip-name-resolve --report-host=127.0.0.1 --report-port="$port" --max-connections=500 \
-		--innodb-buffer-pool-size=64M --innodb-log-file-size=32M --innodb-flush-log-at-trx-commit=2 \
-		--sync-binlog=0 --slave-net-timeout=10 --skip-symbolic-links \
+	mariadbd_launch "$my/$n" "$port" "$id" --max-connections=500 --innodb-buffer-pool-size=64M \
+		--innodb-log-file-size=32M \
 		--ssl-ca="$DIR/tls/ca.crt" --ssl-cert="$DIR/tls/server.crt" --ssl-key="$DIR/tls/server.key" \
-		"${extra[@]}" </dev/null >>"$my/$n.out" 2>&1 &
-	local i
-	for i in $(seq 1 $((START_TIMEOUT * 5))); do
-		if mariadb-admin --no-defaults -S "$my/$n.sock" -uroot ping >/dev/null 2>&1; then return 0; fi
-		sleep 0.2
-	done
+		"${extra[@]}" && return 0
 	tail -n 30 "$my/$n.err" >&2 || true
 	die "MariaDB $n did not start (log $my/$n.err)"
 }
 
 my_stop() { # primary|replica
 	my_running "$1" || return 0
+	my_stop_pidfile "$(my_pidfile "$1")"
+}
+
+# SIGTERM the mariadbd of PIDFILE, wait (then SIGKILL).
+my_stop_pidfile() { # PIDFILE
 	local pid i
-	pid=$(cat "$(my_pidfile "$1")")
+	pid=$(cat "$1" 2>/dev/null) || return 0
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
 	kill -TERM "$pid" 2>/dev/null || true
 	for i in $(seq 1 300); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.2
 	done
 	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# The database and users of a MariaDB primary (the monitor's ALL includes
+# what failover needs: SUPER / READ_ONLY ADMIN, REPLICATION SLAVE ADMIN).
+my_users_sql() {
+	cat <<'EOF'
+CREATE DATABASE IF NOT EXISTS shop;
+CREATE USER 'app'@'%' IDENTIFIED BY 'app';
+GRANT ALL PRIVILEGES ON shop.* TO 'app'@'%';
+CREATE USER 'monitor'@'%' IDENTIFIED BY 'monitor';
+GRANT ALL PRIVILEGES ON *.* TO 'monitor'@'%' WITH GRANT OPTION;
+CREATE USER 'repl'@'%' IDENTIFIED BY 'repl';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%';
+EOF
 }
 
 my_init() {
@@ -382,15 +439,7 @@ my_init() {
 	my_start replica || rc=1
 	wait "${pids[0]}" || rc=1
 	[ "$rc" -eq 0 ] || die "MariaDB did not start"
-	my_sql primary <<'EOF'
-CREATE DATABASE IF NOT EXISTS shop;
-CREATE USER 'app'@'%' IDENTIFIED BY 'app';
-GRANT ALL PRIVILEGES ON shop.* TO 'app'@'%';
-CREATE USER 'monitor'@'%' IDENTIFIED BY 'monitor';
-GRANT ALL PRIVILEGES ON *.* TO 'monitor'@'%' WITH GRANT OPTION;
-CREATE USER 'repl'@'%' IDENTIFIED BY 'repl';
-GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%';
-EOF
+	my_users_sql | my_sql primary
 	# GRANT ALL on *.* would include READ_ONLY ADMIN (10.11), which lets a user
 	# write on a read_only replica: make sure app does not have it.
 	if my_sql primary -e "SHOW PRIVILEGES" | grep -qi '^read_only admin'; then
@@ -492,8 +541,11 @@ cmd_stop() {
 	pg_stop "$PGDATA_PRIMARY" &
 	pg_stop "$PGDATA_REPLICA" &
 	local extra
-	for extra in "$FLEET_RUN"/pg/extra_*/; do
+	for extra in "$FLEET_RUN"/pg/extra_*/ "$FLEET_RUN"/pg/pair_*/; do
 		[ -d "$extra" ] && pg_stop "${extra%/}" &
+	done
+	for extra in "$FLEET_RUN"/my/pair_*.pid; do
+		[ -f "$extra" ] && my_stop_pidfile "$extra" &
 	done
 	my_stop replica &
 	my_stop primary &
@@ -521,30 +573,39 @@ cmd_status() {
 	echo "my-replica 127.0.0.1:$MY_REPLICA_PORT $s"
 }
 
+# SIGKILL a PostgreSQL postmaster and its children; wait until they are gone.
+pg_kill_dir() { # DATADIR
+	local pid kids=() i p alive
+	pid=$(head -n 1 "$1/postmaster.pid")
+	mapfile -t kids < <(ps -o pid= --ppid "$pid" | tr -d ' ')
+	kill -KILL "$pid" "${kids[@]}" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		alive=0
+		for p in "$pid" "${kids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+}
+
+kill_pid_wait() { # PID
+	local i
+	kill -KILL "$1" 2>/dev/null || true
+	for i in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+}
+
 node_kill() {
 	load_env || die "no fleet in $DIR"
-	local pid kids=() i
 	case "$NODE" in
 	pg-primary | pg-replica)
 		local data=$PGDATA_PRIMARY
 		[ "$NODE" = pg-replica ] && data=$PGDATA_REPLICA
 		pg_running "$data" || { say "$NODE is not running"; return 0; }
-		pid=$(head -n 1 "$data/postmaster.pid")
-		mapfile -t kids < <(ps -o pid= --ppid "$pid" | tr -d ' ')
-		kill -KILL "$pid" "${kids[@]}" 2>/dev/null || true
-		for i in $(seq 1 100); do
-			local alive=0
-			for p in "$pid" "${kids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-			[ "$alive" = 0 ] && break
-			sleep 0.1
-		done
+		pg_kill_dir "$data"
 		;;
 	my-primary | my-replica)
 		local n=${NODE#my-}
 		my_running "$n" || { say "$NODE is not running"; return 0; }
-		pid=$(cat "$(my_pidfile "$n")")
-		kill -KILL "$pid" 2>/dev/null || true
-		for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill_pid_wait "$(cat "$(my_pidfile "$n")")"
 		;;
 	*) die "unknown node $NODE" ;;
 	esac
@@ -590,8 +651,142 @@ extra_pg_replica_drop() {
 	say "pg replica $NODE dropped"
 }
 
+# ---------------------------------------------------------------- private pairs
+# Data: $FLEET_RUN/pg/pair_NAME_{primary,replica}, $FLEET_RUN/my/pair_NAME_{primary,replica}.
+pair_check() {
+	load_env || die "no fleet in $DIR"
+	[[ "$PAIR" =~ ^[a-z0-9_]+$ ]] || die "pair names are [a-z0-9_]+"
+}
+
+pair_pg_add() {
+	pair_check
+	[[ "$PAIR_PPORT" =~ ^[0-9]+$ && "$PAIR_RPORT" =~ ^[0-9]+$ ]] || die "bad ports"
+	local p=$FLEET_RUN/pg/pair_${PAIR}_primary r=$FLEET_RUN/pg/pair_${PAIR}_replica
+	pg_stop "$r" 2>/dev/null || true
+	pg_stop "$p" 2>/dev/null || true
+	rm -rf "$p" "$r"
+	# A copy of the fleet's primary (roles, database app), standalone.
+	as_pg env PGPASSWORD=repl "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U repl \
+		-D "$p" -X stream -c fast --no-sync >"$p.log.basebackup" 2>&1 ||
+		{ cat "$p.log.basebackup" >&2; die "pg_basebackup for pair $PAIR failed"; }
+	printf '\n# pair %s primary\nport = %s\n' "$PAIR" "$PAIR_PPORT" >>"$p/postgresql.conf"
+	pg_start "$p" "$p.log"
+	as_pg env PGPASSWORD=repl "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PAIR_PPORT" -U repl \
+		-D "$r" -R -X stream -c fast --no-sync >"$r.log.basebackup" 2>&1 ||
+		{ cat "$r.log.basebackup" >&2; die "pg_basebackup for the replica of pair $PAIR failed"; }
+	printf '\n# pair %s replica\nport = %s\n' "$PAIR" "$PAIR_RPORT" >>"$r/postgresql.conf"
+	pg_start "$r" "$r.log"
+	local i n=0
+	for i in $(seq 1 $((START_TIMEOUT * 5))); do
+		n=$(psql_sock "$PAIR_PPORT" -c "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null || echo 0)
+		[ "$n" -ge 1 ] 2>/dev/null && break
+		sleep 0.2
+	done
+	[ "$n" -ge 1 ] 2>/dev/null || die "pair $PAIR: the replica is not streaming (see $r.log)"
+	say "pg pair $PAIR: primary 127.0.0.1:$PAIR_PPORT, replica 127.0.0.1:$PAIR_RPORT"
+}
+
+pair_my_sql() { # primary|replica SQL...
+	local sock=$FLEET_RUN/my/pair_${PAIR}_$1.sock
+	shift
+	mariadb --no-defaults -S "$sock" -uroot -N -B "$@"
+}
+
+pair_my_start() { # primary|replica
+	local n=$1 port=${PAIR_PPORT:-} id=11 extra=()
+	local my=$FLEET_RUN/my base=$FLEET_RUN/my/pair_${PAIR}_$1
+	if [ -f "$base.port" ]; then port=$(cat "$base.port"); fi
+	[ "$n" = replica ] && id=12 extra=(--read-only=1)
+	if [ -f "$base.pid" ] && kill -0 "$(cat "$base.pid")" 2>/dev/null; then return 0; fi
+	mariadbd_launch "$base" "$port" "$id" --max-connections=200 --innodb-buffer-pool-size=32M \
+		--innodb-log-file-size=16M "${extra[@]}" && return 0
+	tail -n 30 "$base.err" >&2 || true
+	die "MariaDB pair $PAIR $n did not start (log $base.err)"
+}
+
+pair_my_add() {
+	pair_check
+	[[ "$PAIR_PPORT" =~ ^[0-9]+$ && "$PAIR_RPORT" =~ ^[0-9]+$ ]] || die "bad ports"
+	local my=$FLEET_RUN/my n pids=() rc=0
+	for n in primary replica; do
+		[ -f "$my/pair_${PAIR}_$n.pid" ] && my_stop_pidfile "$my/pair_${PAIR}_$n.pid"
+		rm -rf "$my/pair_${PAIR}_$n" "$my/pair_${PAIR}_$n-tmp"
+		mkdir -p "$my/pair_${PAIR}_$n-tmp"
+		mariadb-install-db --no-defaults --user=root --datadir="$my/pair_${PAIR}_$n" --auth-root-authentication-method=socket \
+			--skip-test-db --tmpdir="$my/pair_${PAIR}_$n-tmp" >"$my/pair_${PAIR}_$n.install.log" 2>&1 &
+		pids+=($!)
+	done
+	for n in "${pids[@]}"; do wait "$n" || rc=1; done
+	[ "$rc" -eq 0 ] || die "mariadb-install-db for pair $PAIR failed (logs $my/pair_${PAIR}_*.install.log)"
+	echo "$PAIR_PPORT" >"$my/pair_${PAIR}_primary.port"
+	echo "$PAIR_RPORT" >"$my/pair_${PAIR}_replica.port"
+	pair_my_start primary
+	pair_my_start replica
+	my_users_sql | pair_my_sql primary
+	# GRANT ALL on *.* would include READ_ONLY ADMIN (10.11): app must not have it.
+	if pair_my_sql primary -e "SHOW PRIVILEGES" | grep -qi '^read_only admin'; then
+		pair_my_sql primary -e "REVOKE READ_ONLY ADMIN ON *.* FROM 'app'@'%'" 2>/dev/null || true
+	fi
+	pair_my_sql replica <<EOF2
+CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PAIR_PPORT, MASTER_USER='repl',
+  MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+START SLAVE;
+EOF2
+	local pos got
+	pos=$(pair_my_sql primary -e "SELECT @@gtid_binlog_pos")
+	got=$(pair_my_sql replica -e "SELECT MASTER_GTID_WAIT('$pos', $START_TIMEOUT)")
+	[ "$got" = 0 ] || die "MariaDB pair $PAIR: the replica did not reach $pos"
+	say "mariadb pair $PAIR: primary 127.0.0.1:$PAIR_PPORT, replica 127.0.0.1:$PAIR_RPORT"
+}
+
+pair_node() {
+	pair_check
+	local which=${NODE#*-}
+	[ "$which" = primary ] || [ "$which" = replica ] || die "unknown node $NODE"
+	case "$NODE" in
+	pg-*)
+		local data=$FLEET_RUN/pg/pair_${PAIR}_$which
+		if [ "$CMD" = pair-start ]; then
+			pg_start "$data" "$data.log"
+			say "pair $PAIR $NODE is up"
+			return 0
+		fi
+		pg_running "$data" || { say "pair $PAIR $NODE is not running"; return 0; }
+		pg_kill_dir "$data"
+		;;
+	my-*)
+		local base=$FLEET_RUN/my/pair_${PAIR}_$which pid
+		if [ "$CMD" = pair-start ]; then
+			pair_my_start "$which"
+			say "pair $PAIR $NODE is up"
+			return 0
+		fi
+		pid=$(cat "$base.pid" 2>/dev/null) || { say "pair $PAIR $NODE is not running"; return 0; }
+		kill_pid_wait "$pid"
+		;;
+	*) die "unknown node $NODE" ;;
+	esac
+	say "killed pair $PAIR $NODE"
+}
+
+pair_drop() {
+	pair_check
+	local n
+	for n in primary replica; do
+		pg_stop "$FLEET_RUN/pg/pair_${PAIR}_$n" 2>/dev/null || true
+		[ -f "$FLEET_RUN/my/pair_${PAIR}_$n.pid" ] && my_stop_pidfile "$FLEET_RUN/my/pair_${PAIR}_$n.pid"
+		rm -rf "$FLEET_RUN/pg/pair_${PAIR}_$n" "$FLEET_RUN/pg/pair_${PAIR}_$n".log*
+		rm -rf "$FLEET_RUN/my/pair_${PAIR}_$n" "$FLEET_RUN/my/pair_${PAIR}_$n"[.-]*
+	done
+	say "pair $PAIR dropped"
+}
+
 case "$CMD" in
 start) cmd_start ;;
+add-pg-pair) pair_pg_add ;;
+add-my-pair) pair_my_add ;;
+pair-kill | pair-start) pair_node ;;
+drop-pair) pair_drop ;;
 add-pg-replica) extra_pg_replica_add ;;
 drop-pg-replica) extra_pg_replica_drop ;;
 stop) cmd_stop ;;

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Automatic failover (failover = auto) on a private MariaDB primary + GTID
+# replica (fleet.sh add-my-pair: the shared fleet is never touched). Writes
+# and reads flow through switchyard; the primary is killed (-9); a write
+# sent during the outage waits (failover_wait) and succeeds on the promoted
+# replica (STOP SLAVE; RESET SLAVE ALL; read_only = 0); rows written before
+# are there; switchyard_failovers_total is 1 and the duration gauge is set;
+# /stats.json shows the failover; the old primary, restarted, is made
+# read_only = 1 and gets no traffic.
+. "$(dirname "$0")/lib.sh"
+ASSERT_CONTINUE=1
+
+P_PORT=$(free_port)
+_PORTS_TAKEN+="$P_PORT "
+R_PORT=$(free_port)
+_PORTS_TAKEN+="$R_PORT "
+on_exit "'$FLEET_SH' drop-pair fomy '$FLEET_DIR' >/dev/null 2>&1"
+"$FLEET_SH" add-my-pair fomy "$P_PORT" "$R_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
+	_die "could not start the private pair: $(tail -n 5 "$SY_TMP/pair.log")"
+my_on() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$1" -u monitor -pmonitor -N -B "${@:2}"; }
+my_px() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$PROXY_PORT" -u app -papp -N -B shop "$@"; }
+
+PROXY_PORT=$(free_port)
+_PORTS_TAKEN+="$PROXY_PORT "
+STATS_PORT=$(free_port)
+_PORTS_TAKEN+="$STATS_PORT "
+cfg=$SY_TMP/switchyard.ini
+cat >"$cfg" <<EOT
+[switchyard]
+workers = 2
+log_level = info
+stats_listen = 127.0.0.1:$STATS_PORT
+shutdown_timeout = 5s
+
+[listen.my]
+protocol = mysql
+address = 127.0.0.1:$PROXY_PORT
+cluster = shop
+
+[cluster.shop]
+protocol = mysql
+primary = 127.0.0.1:$P_PORT
+replicas = 127.0.0.1:$R_PORT
+pool_mode = transaction
+pool_size = 5
+monitor_user = monitor
+monitor_password = monitor
+heartbeat_interval = 200ms
+down_after = 3
+up_after = 2
+server_connect_timeout = 1s
+failover = auto
+failover_wait = 20s
+replication_user = repl
+replication_password = repl
+
+[user.app]
+password = app
+EOT
+start_proxy "$cfg"
+URL=http://127.0.0.1:$STATS_PORT
+LBL='{cluster="shop"}'
+metric() { curl -s -f --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+my_px -e "DROP TABLE IF EXISTS fo_t; CREATE TABLE fo_t (id int PRIMARY KEY, v text)"
+for i in $(seq 1 50); do
+	my_px -e "INSERT INTO fo_t VALUES ($i, 'before')" || fail "write $i before the failure"
+done
+assert_eq 50 "$(my_px -e "SELECT count(*) FROM fo_t")" "reads through the proxy see the writes"
+for i in $(seq 1 50); do
+	[ "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
+	sleep 0.1
+done
+assert_eq 50 "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t")" "the replica has applied the rows"
+for i in $(seq 1 50); do
+	[ "$(metric "switchyard_failovers_total$LBL")" = 0 ] && break
+	sleep 0.1
+done
+assert_eq 0 "$(metric "switchyard_failovers_total$LBL")" "no failover yet"
+
+t0=$(now_ms)
+"$FLEET_SH" pair-kill fomy my-primary "$FLEET_DIR" >/dev/null 2>&1 || _die "could not kill the pair's primary"
+note "primary 127.0.0.1:$P_PORT killed"
+sleep 0.3
+(
+	trap - EXIT ERR
+	my_px -e "INSERT INTO fo_t VALUES (1000, 'during')" >"$SY_TMP/during.out" 2>&1
+	echo $? >"$SY_TMP/during.rc"
+	now_ms >"$SY_TMP/during.end"
+) &
+writer=$!
+deadline=$((SECONDS + 30))
+n=""
+while [ $SECONDS -lt $deadline ]; do
+	n=$(metric "switchyard_failovers_total$LBL")
+	[ "$n" = 1 ] && break
+	sleep 0.1
+done
+t1=$(now_ms)
+assert_eq 1 "$n" "switchyard_failovers_total is 1"
+note "failover seen on /metrics $((t1 - t0)) ms after the kill (heartbeat 200 ms x down_after 3)"
+[ $((t1 - t0)) -lt 10000 ] && _ok "failover within 10 s of the kill" || fail "failover took $((t1 - t0)) ms"
+wait "$writer"
+assert_eq 0 "$(cat "$SY_TMP/during.rc")" "the write sent during the outage succeeded ($(cat "$SY_TMP/during.out"))"
+note "the write sent during the outage returned $(($(cat "$SY_TMP/during.end") - t0)) ms after the kill"
+dur=$(metric "switchyard_last_failover_duration_seconds$LBL")
+note "switchyard_last_failover_duration_seconds = $dur"
+assert_match "$dur" '^[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$' "the duration gauge is set"
+assert_eq 0 "$(my_on "$R_PORT" -e "SELECT @@read_only")" "the replica was promoted (read_only = 0)"
+assert_eq "" "$(my_on "$R_PORT" -e "SHOW SLAVE STATUS")" "and replicates from nobody"
+assert_eq 51 "$(my_px -e "SELECT count(*) FROM fo_t")" "rows from before the failure and the one during it are there"
+assert_eq during "$(my_on "$R_PORT" shop -e "SELECT v FROM fo_t WHERE id = 1000")" "the write went to the new primary"
+js=$(curl -s -f --max-time 5 "$URL/stats.json")
+fo=$("$PY" -c 'import json,sys; f=[x for x in json.loads(sys.argv[1])["failovers"] if x["cluster"]=="shop"][0]; print(f["failovers_total"], f["result"], f["new_primary"], f["old_primary"])' "$js")
+assert_eq "1 ok 127.0.0.1:$R_PORT 127.0.0.1:$P_PORT" "$fo" "/stats.json failovers"
+ev=$("$PY" -c 'import json,sys; print("\n".join(e["message"] for e in json.loads(sys.argv[1])["events"]))' "$js")
+assert_contains "$ev" "failover of cluster shop done" "the failover is on the events list"
+
+# The old primary comes back (as a primary: read_only = 0): fenced.
+"$FLEET_SH" pair-start fomy my-primary "$FLEET_DIR" >/dev/null 2>&1 || _die "could not restart the old primary"
+ro=""
+for i in $(seq 1 100); do
+	ro=$(my_on "$P_PORT" -e "SELECT @@read_only" 2>/dev/null) || true
+	[ "$ro" = 1 ] && break
+	sleep 0.2
+done
+assert_eq 1 "$ro" "the old primary was made read-only"
+before=$(my_on "$P_PORT" shop -e "SELECT count(*) FROM fo_t")
+for i in $(seq 1 20); do
+	my_px -e "INSERT INTO fo_t VALUES ($((2000 + i)), 'fenced')" || fail "write $i after the old primary came back"
+	my_px -e "SELECT count(*) FROM fo_t" >/dev/null || fail "read $i after the old primary came back"
+done
+assert_eq "$before" "$(my_on "$P_PORT" shop -e "SELECT count(*) FROM fo_t")" "the fenced old primary got no writes"
+assert_eq 71 "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t")" "they went to the new primary"
+stop_proxy
