@@ -1209,8 +1209,8 @@ static void test_unimplemented_warnings(void **state)
 	assert_false(has_entry(&l, NULL, 3, "", true)); /* admin_users: implemented */
 	assert_false(has_entry(&l, NULL, 4, "", true)); /* auth_user: implemented */
 	assert_warning(&l, 15, "key 'max_user_connections'");
-	assert_warning(&l, 21, "key 'failover'");
-	/* routing and health keys are implemented: no warning */
+	/* routing, health and failover keys are implemented: no warning */
+	assert_false(has_entry(&l, NULL, 21, "", true));
 	assert_false(has_entry(&l, NULL, 16, "", true));
 	assert_false(has_entry(&l, NULL, 20, "", true));
 	assert_false(has_entry(&l, NULL, 22, "", true));
@@ -1233,9 +1233,7 @@ static void test_key_table(void **state)
 {
 	(void)state;
 	static const char *const later[][2] = {
-		{ "cluster", "shards" }, { "cluster", "failover" },
-		{ "cluster", "failover_command" }, { "cluster", "failover_wait" },
-		{ "user", "max_user_connections" },
+		{ "cluster", "shards" }, { "user", "max_user_connections" },
 		{ "shard", "primary" }, { "shard", "replicas" }, { "shard", "pool_size" }, { "shard_rule", "tables" },
 		{ "shard_rule", "key" }, { "shard_rule", "method" }, { "shard_rule", "ranges" },
 		{ "shard_rule", "values" },
@@ -1258,6 +1256,9 @@ static void test_key_table(void **state)
 		{ "cluster", "pool_size" }, { "cluster", "min_pool_size" }, { "cluster", "server_reset_query" },
 		{ "cluster", "server_lifetime" }, { "cluster", "server_idle_timeout" },
 		{ "cluster", "server_connect_timeout" }, { "cluster", "query_wait_timeout" },
+		{ "cluster", "failover" }, { "cluster", "failover_command" }, { "cluster", "failover_wait" },
+		{ "cluster", "failover_command_timeout" }, { "cluster", "replication_user" },
+		{ "cluster", "replication_password" },
 		{ "cluster", "client_login_timeout" }, { "user", "password" }, { "user", "auth_type" },
 		{ "user", "server_user" }, { "user", "server_password" }, { "user", "pool_mode" },
 		{ "cluster", "read_write_split" }, { "cluster", "read_only_transactions" },
