@@ -247,6 +247,12 @@ static void worker_resume(struct worker *w)
 		n = n->next; /* c may close */
 		pg_client_resume(c);
 	}
+	n = w->my_clients.next;
+	while (n != &w->my_clients) {
+		struct my_client *c = container_of(n, struct my_client, node);
+		n = n->next; /* c may close */
+		my_client_resume(c);
+	}
 }
 
 static bool pause_covers(const struct proxy *px, const char *cluster)

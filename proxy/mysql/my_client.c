@@ -34,7 +34,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proxy/admin.h"
 #include "proxy/linger.h"
+#include "proxy/mysql/my_admin.h"
 #include "proxy/mysql/my_kill.h"
 #include "proxy/mysql/myauth.h"
 #include "proxy/mysql/myle.h"
@@ -248,6 +250,8 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 	my_client_set_state(c, MY_CL_CLOSED);
 	if (c->timer)
 		evtimer_del(c->timer);
+	admin_wait_free(c->admin_wait);
+	c->admin_wait = NULL;
 	list_del(&c->node);
 	atomic_fetch_sub(&c->w->proxy->n_clients, 1);
 	if (c->bev && code) {
@@ -387,6 +391,10 @@ int my_client_use_node(struct my_client *c, int node_index)
 
 static void auth_ok(struct my_client *c)
 {
+	if (c->admin) {
+		my_admin_start(c); /* schema "switchyard": no server */
+		return;
+	}
 	if (my_route_init(c) < 0) {
 		my_client_close(c, 1041, "HY000", c->seq, "Out of memory");
 		return;
@@ -514,6 +522,12 @@ static void handle_response(struct my_client *c, const uint8_t *p, size_t n)
 	const char *db = r.database.len ? (const char *)r.database.p : c->cl->server_database;
 	size_t dblen = r.database.len ? r.database.len : strlen(c->cl->server_database);
 	c->schema = strndup(db, dblen);
+	if (!c->schema) {
+		my_client_close(c, 1105, "HY000", c->seq, "out of memory");
+		return;
+	}
+	if (strcmp(c->schema, ADMIN_DATABASE) == 0 && my_admin_login(c) < 0)
+		return;
 	c->u = cfg_find_user(c->cfg, c->user);
 	if (!c->u) {
 		access_denied(c, r.auth.len > 0);
@@ -545,6 +559,14 @@ void my_client_change_user(struct my_client *c, const struct myc_change_user *cu
 		free(user);
 		free(schema);
 		my_client_close(c, 1041, "HY000", 1, "Out of memory");
+		return;
+	}
+	if (strcmp(schema, ADMIN_DATABASE) == 0) {
+		free(user);
+		free(schema);
+		my_client_close(c, 1044, "42000", 1,
+				"Access denied to database '%s' by COM_CHANGE_USER: the proxy's admin console needs "
+				"a new connection", ADMIN_DATABASE);
 		return;
 	}
 	log_info("mysql client %u (%s user=%s): COM_CHANGE_USER to %s", c->id, c->addr, c->user, user);
@@ -617,8 +639,24 @@ void my_client_request_server(struct my_client *c)
 	my_client_set_state(c, MY_CL_WAIT_SERVER);
 	c->wait_start_ms = worker_now_ms(c->w);
 	timer_start(c, c->cl->settings.query_wait_timeout_ms);
+	if (proxy_cluster_paused(c->w->proxy, c->cl->name)) {
+		c->held = true; /* RESUME (worker_resume) queues it */
+		return;
+	}
 	if (my_route_request(c) != 0)
 		return; /* waiting for a replica to catch up, or closed */
+	pool_acquire(c->pool, &c->waiter);
+}
+
+void my_client_resume(struct my_client *c)
+{
+	if (!c->held || c->state != MY_CL_WAIT_SERVER)
+		return;
+	if (proxy_cluster_paused(c->w->proxy, c->cl->name))
+		return;
+	c->held = false;
+	if (my_route_request(c) != 0)
+		return;
 	pool_acquire(c->pool, &c->waiter);
 }
 
@@ -659,6 +697,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	case MY_CL_IDLE:
 	case MY_CL_ACTIVE:
 		my_relay_client_input(c);
+		break;
+	case MY_CL_ADMIN:
+		my_admin_read(c);
 		break;
 	case MY_CL_WAIT_SERVER:
 	case MY_CL_SYNC:
@@ -712,6 +753,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		my_client_close(c, 1043, "08S01", c->seq, "client_login_timeout: login not completed in time");
 		break;
 	case MY_CL_WAIT_SERVER:
+		if (c->held) {
+			my_client_close(c, 1927, "70100", c->logged_in ? 1 : c->seq,
+					"query_wait_timeout: the cluster is paused (admin PAUSE)");
+			break;
+		}
 		my_client_close(c, 1927, "70100", c->logged_in ? 1 : c->seq,
 				"query_wait_timeout: no server connection became free in time%s%s",
 				c->pool && c->pool->last_error[0] ? ": " : "",

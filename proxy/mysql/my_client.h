@@ -38,6 +38,7 @@ struct worker;
 struct server;
 struct bufferevent;
 struct event;
+struct admin_wait;
 
 #define MY_CLIENT_STATES(X)      \
 	X(MY_CL_HANDSHAKE)       \
@@ -47,6 +48,7 @@ struct event;
 	X(MY_CL_SYNC)            \
 	X(MY_CL_ACTIVE)          \
 	X(MY_CL_IDLE)            \
+	X(MY_CL_ADMIN)           \
 	X(MY_CL_CLOSED)
 
 #define MY_CLIENT_STATE_ENUM(name) name,
@@ -114,6 +116,8 @@ struct my_client {
 	bool have_sha1;               /* SHA1(password) recovered from a native login */
 	uint8_t sha1[20];
 	bool logged_in;
+	bool admin;                   /* logging in to the admin console (my_admin.h) */
+	struct admin_wait *admin_wait; /* the console's PAUSE waiting for transactions */
 
 	/* Session state, applied on every server the client uses. */
 	char *schema;
@@ -125,6 +129,7 @@ struct my_client {
 	struct pool *pool;
 	struct pool_waiter waiter;
 	struct server *server;
+	bool held;                    /* in MY_CL_WAIT_SERVER, not queued: its cluster is paused */
 
 	/* The command in progress. */
 	struct my_cmd cur;
@@ -183,6 +188,10 @@ int my_client_use_node(struct my_client *c, int node);
 /* Queue for a server (MY_CL_WAIT_SERVER), on the node route_pick chooses
  * for c->route_sql (NULL: the login or a command without a statement). */
 void my_client_request_server(struct my_client *c);
+
+/* After RESUME: a client held by PAUSE queues for its server (if its
+ * cluster is no longer paused). */
+void my_client_resume(struct my_client *c);
 
 /* Session timeouts (query_timeout, idle_transaction_timeout,
  * client_idle_timeout); may close c. Called by the worker's sweep. */

@@ -716,6 +716,47 @@ void myc_put_eof(struct buf *b, uint8_t seq, uint16_t warnings, uint16_t status)
 	myc_end(b, s);
 }
 
+/* ---- result sets the proxy answers itself (text protocol) ---- */
+
+uint8_t myc_put_column_count(struct buf *b, uint8_t seq, uint64_t n)
+{
+	size_t s = myc_begin(b, seq);
+	myc_put_lenenc(b, n);
+	return myc_end(b, s);
+}
+
+uint8_t myc_put_text_column(struct buf *b, uint8_t seq, const char *name)
+{
+	size_t s = myc_begin(b, seq);
+	size_t nlen = strlen(name);
+	myc_put_lenenc_str(b, "def", 3); /* catalog */
+	myc_put_lenenc_str(b, "", 0);    /* schema */
+	myc_put_lenenc_str(b, "", 0);    /* table */
+	myc_put_lenenc_str(b, "", 0);    /* org_table */
+	myc_put_lenenc_str(b, name, nlen);
+	myc_put_lenenc_str(b, name, nlen); /* org_name */
+	myc_put_lenenc(b, 0x0c);         /* length of the fixed fields */
+	myle_put_u16(b, MYC_UTF8MB4_COLLATION);
+	myle_put_u32(b, MYC_TEXT_COLUMN_LEN);
+	buf_put_u8(b, MYSQL_TYPE_VAR_STRING);
+	myle_put_u16(b, 0);              /* flags: nullable, nothing else */
+	buf_put_u8(b, 0);                /* decimals */
+	myle_put_u16(b, 0);              /* filler */
+	return myc_end(b, s);
+}
+
+uint8_t myc_put_text_row(struct buf *b, uint8_t seq, const char *const *vals, int n)
+{
+	size_t s = myc_begin(b, seq);
+	for (int i = 0; i < n; i++) {
+		if (!vals[i])
+			buf_put_u8(b, 0xfb); /* NULL */
+		else
+			myc_put_lenenc_str(b, vals[i], strlen(vals[i]));
+	}
+	return myc_end(b, s);
+}
+
 /* ---- authentication exchange ---- */
 
 int myc_parse_auth_switch(const uint8_t *p, size_t n, struct myc_auth_switch *out)

@@ -452,6 +452,19 @@ struct myc_column {
 	struct myc_str default_value;     /* COM_FIELD_LIST only; p NULL when absent */
 };
 
+/* Building a text result set the proxy answers itself: the column
+ * count, one ColumnDefinition41 per column (a VARCHAR in utf8mb4, no
+ * table; never MariaDB's extended metadata, which the proxy does not
+ * offer), then one text row per row (NULL as 0xfb), each a whole frame of
+ * sequence `seq`. Each returns the sequence id of the next frame (0 when
+ * b->oom is set). The EOF / OK packets around them: myc_put_eof(),
+ * myc_put_ok_eof() (CLIENT_DEPRECATE_EOF). */
+#define MYC_UTF8MB4_COLLATION 45
+#define MYC_TEXT_COLUMN_LEN 1024
+uint8_t myc_put_column_count(struct buf *b, uint8_t seq, uint64_t n);
+uint8_t myc_put_text_column(struct buf *b, uint8_t seq, const char *name);
+uint8_t myc_put_text_row(struct buf *b, uint8_t seq, const char *const *vals, int n);
+
 /* A ColumnDefinition41. ext_caps says whether MariaDB's extended
  * metadata string is present. */
 int myc_parse_column(const uint8_t *p, size_t n, uint32_t ext_caps, struct myc_column *out);

@@ -742,6 +742,61 @@ static void test_text_row(void **state)
 	assert_int_equal(myc_text_row_next(S("\x05" "ab"), &off, &v, &null), MYC_ERR_LENGTH);
 }
 
+/* The proxy's own result sets (admin console): built, then parsed back. */
+static void test_result_builders(void **state)
+{
+	struct buf b;
+	buf_init(&b);
+	uint8_t seq = myc_put_column_count(&b, 1, 2);
+	assert_int_equal(seq, 2);
+	seq = myc_put_text_column(&b, seq, "name");
+	seq = myc_put_text_column(&b, seq, "value");
+	static const char *const vals[2] = { "queries_total", NULL };
+	seq = myc_put_text_row(&b, seq, vals, 2);
+	assert_int_equal(seq, 5);
+	assert_false(b.oom);
+
+	size_t off = 0;
+	struct myc_frame f;
+	uint64_t count;
+	bool meta;
+	ssize_t r = myc_frame_next(b.data, b.len, &lim, NULL, &f);
+	assert_true(r > 0);
+	assert_int_equal(f.seq, 1);
+	assert_int_equal(myc_parse_column_count(f.payload, f.len, CLIENT_PROTOCOL_41 | CLIENT_MYSQL, 0, &count, &meta), 0);
+	assert_int_equal(count, 2);
+	off += (size_t)r;
+	static const char *const names[2] = { "name", "value" };
+	for (int i = 0; i < 2; i++) {
+		r = myc_frame_next(b.data + off, b.len - off, &lim, NULL, &f);
+		assert_true(r > 0);
+		assert_int_equal(f.seq, 2 + i);
+		struct myc_column c;
+		assert_int_equal(myc_parse_column(f.payload, f.len, 0, &c), 0);
+		assert_str(c.catalog, "def");
+		assert_str(c.name, names[i]);
+		assert_str(c.org_name, names[i]);
+		assert_int_equal(c.type, MYSQL_TYPE_VAR_STRING);
+		assert_int_equal(c.charset, MYC_UTF8MB4_COLLATION);
+		off += (size_t)r;
+	}
+	r = myc_frame_next(b.data + off, b.len - off, &lim, NULL, &f);
+	assert_true(r > 0);
+	assert_int_equal(f.seq, 4);
+	size_t roff = 0;
+	struct myc_str v;
+	bool null;
+	assert_int_equal(myc_text_row_next(f.payload, f.len, &roff, &v, &null), 1);
+	assert_str(v, "queries_total");
+	assert_false(null);
+	assert_int_equal(myc_text_row_next(f.payload, f.len, &roff, &v, &null), 1);
+	assert_true(null);
+	assert_int_equal(myc_text_row_next(f.payload, f.len, &roff, &v, &null), 0);
+	off += (size_t)r;
+	assert_int_equal(off, b.len);
+	buf_free(&b);
+}
+
 static void test_binary_values(void **state)
 {
 	assert_int_equal(myc_binary_value_len(MYSQL_TYPE_LONGLONG, S("12345678")), 8);
@@ -984,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(test_auth_switch),
 		cmocka_unit_test(test_column),
 		cmocka_unit_test(test_text_row),
+		cmocka_unit_test(test_result_builders),
 		cmocka_unit_test(test_binary_values),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_change_user),
