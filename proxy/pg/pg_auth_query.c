@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health/health.h"
 #include "pool/pg_server.h"
 #include "pool/pool.h"
 #include "proxy/pg/pg_client.h"
@@ -61,7 +62,8 @@ int pg_auth_query_start(struct pg_client *c)
 	const struct cfg_user *au = cfg_find_user(c->cfg, g->auth_user);
 	if (!au)
 		return -1;
-	const struct cfg_node *node = &c->cl->nodes[0];
+	int pri = health_primary_of(c->cl); /* after a failover: the promoted node */
+	const struct cfg_node *node = &c->cl->nodes[pri > 0 ? pri : 0];
 	c->aq_pool = pool_get(c->w->pools, CFG_PROTO_POSTGRES, &node->addr, c->cl->server_database,
 			      au->server_user ? au->server_user : au->name, &c->cl->settings,
 			      g->max_packet_size);
