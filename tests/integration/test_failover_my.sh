@@ -64,9 +64,9 @@ metric() { curl -s -f --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { pri
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 my_px -e "DROP TABLE IF EXISTS fo_t; CREATE TABLE fo_t (id int PRIMARY KEY, v text)"
-for i in $(seq 1 50); do
-	my_px -e "INSERT INTO fo_t VALUES ($i, 'before')" || fail "write $i before the failure"
-done
+sql=""
+for i in $(seq 1 50); do sql+="INSERT INTO fo_t VALUES ($i, 'before');"; done
+my_px -e "$sql" || fail "writes before the failure" 
 assert_eq 50 "$(my_px -e "SELECT count(*) FROM fo_t")" "reads through the proxy see the writes"
 for i in $(seq 1 50); do
 	[ "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
@@ -127,10 +127,12 @@ for i in $(seq 1 100); do
 done
 assert_eq 1 "$ro" "the old primary was made read-only"
 before=$(my_on "$P_PORT" shop -e "SELECT count(*) FROM fo_t")
-for i in $(seq 1 20); do
-	my_px -e "INSERT INTO fo_t VALUES ($((2000 + i)), 'fenced')" || fail "write $i after the old primary came back"
-	my_px -e "SELECT count(*) FROM fo_t" >/dev/null || fail "read $i after the old primary came back"
+sql=""
+for i in $(seq 1 20); do sql+="INSERT INTO fo_t VALUES ($((2000 + i)), 'fenced'); SELECT count(*) FROM fo_t;"; done
+my_px -e "$sql" >/dev/null || fail "writes and reads after the old primary came back"
+for i in $(seq 1 5); do
+	my_px -e "INSERT INTO fo_t VALUES ($((3000 + i)), 'new session')" || fail "write $i in a new session"
 done
 assert_eq "$before" "$(my_on "$P_PORT" shop -e "SELECT count(*) FROM fo_t")" "the fenced old primary got no writes"
-assert_eq 71 "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t")" "they went to the new primary"
+assert_eq 76 "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t")" "they went to the new primary"
 stop_proxy

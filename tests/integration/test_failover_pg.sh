@@ -31,9 +31,10 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Before: writes and reads through the proxy.
 pg_proxy -c "DROP TABLE IF EXISTS fo_t" -c "CREATE TABLE fo_t (id int PRIMARY KEY, v text)" >/dev/null
-for i in $(seq 1 50); do
-	pg_proxy -c "INSERT INTO fo_t VALUES ($i, 'before')" >/dev/null || fail "write $i before the failure"
-done
+# One session, 50 transactions (one psql per statement would take seconds).
+args=()
+for i in $(seq 1 50); do args+=(-c "INSERT INTO fo_t VALUES ($i, 'before')"); done
+pg_proxy "${args[@]}" >/dev/null || fail "writes before the failure" 
 assert_eq 50 "$(pg_proxy -c "SELECT count(*) FROM fo_t")" "reads through the proxy see the writes"
 for i in $(seq 1 50); do
 	[ "$(pg_on "$R_PORT" app -c "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
@@ -100,9 +101,13 @@ for i in $(seq 1 100); do
 done
 assert_eq on "$ro" "the old primary was made read-only"
 before=$(pg_on "$P_PORT" app -c "SELECT count(*) FROM fo_t")
+args=()
 for i in $(seq 1 20); do
-	pg_proxy -c "INSERT INTO fo_t VALUES ($((2000 + i)), 'fenced')" >/dev/null || fail "write $i after the old primary came back"
-	pg_proxy -c "SELECT count(*) FROM fo_t" >/dev/null || fail "read $i after the old primary came back"
+	args+=(-c "INSERT INTO fo_t VALUES ($((2000 + i)), 'fenced')" -c "SELECT count(*) FROM fo_t")
+done
+pg_proxy "${args[@]}" >/dev/null || fail "writes and reads after the old primary came back"
+for i in $(seq 1 5); do
+	pg_proxy -c "INSERT INTO fo_t VALUES ($((3000 + i)), 'new session')" >/dev/null || fail "write $i in a new session"
 done
 assert_eq "$before" "$(pg_on "$P_PORT" app -c "SELECT count(*) FROM fo_t")" "the fenced old primary got no writes"
 assert_eq 0 "$(pg_on "$P_PORT" postgres -c "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'")" "nor any client connection"
