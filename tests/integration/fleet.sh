@@ -12,15 +12,16 @@
 #   fleet.sh add-pg-replica NAME PORT DIR  one more PostgreSQL streaming replica
 #                                        (pg_basebackup, no slot) on PORT; safe twice
 #   fleet.sh drop-pg-replica NAME DIR    stop it and delete its data
-#   fleet.sh add-pg-pair NAME PPORT RPORT DIR  a private PostgreSQL primary (a
-#                                        copy of the fleet's primary: same roles) on PPORT and
-#                                        its streaming replica (no slot) on RPORT, for tests
-#                                        that may kill a primary (failover)
+#   fleet.sh add-pg-pair NAME PPORT RPORT[,RPORT2] DIR  a private PostgreSQL primary
+#                                        (a copy of the fleet's primary: same roles) on PPORT and
+#                                        its streaming replica (no slot) on RPORT (and a second
+#                                        one, node pg-replica2, on RPORT2), for tests that may
+#                                        kill a primary (failover)
 #   fleet.sh add-my-pair NAME PPORT RPORT DIR  the same for MariaDB (fresh servers,
 #                                        same users and database shop, GTID replica)
 #   fleet.sh pair-kill NAME NODE DIR / pair-start NAME NODE DIR
-#                                        NODE: pg-primary pg-replica my-primary my-replica
-#                                        (SIGKILL / start again, keeping the data)
+#                                        NODE: pg-primary pg-replica pg-replica2 my-primary
+#                                        my-replica (SIGKILL / start again, keeping the data)
 #   fleet.sh drop-pair NAME DIR          stop a pair (both kinds) and delete its data
 #
 # What runs (all on 127.0.0.1):
@@ -660,30 +661,43 @@ pair_check() {
 
 pair_pg_add() {
 	pair_check
-	[[ "$PAIR_PPORT" =~ ^[0-9]+$ && "$PAIR_RPORT" =~ ^[0-9]+$ ]] || die "bad ports"
-	local p=$FLEET_RUN/pg/pair_${PAIR}_primary r=$FLEET_RUN/pg/pair_${PAIR}_replica
+	local r2port=""
+	if [[ "$PAIR_RPORT" == *,* ]]; then
+		r2port=${PAIR_RPORT#*,}
+		PAIR_RPORT=${PAIR_RPORT%%,*}
+	fi
+	[[ "$PAIR_PPORT" =~ ^[0-9]+$ && "$PAIR_RPORT" =~ ^[0-9]+$ && "$r2port" =~ ^[0-9]*$ ]] || die "bad ports"
+	local p=$FLEET_RUN/pg/pair_${PAIR}_primary r=$FLEET_RUN/pg/pair_${PAIR}_replica r2=$FLEET_RUN/pg/pair_${PAIR}_replica2
+	pg_stop "$r2" 2>/dev/null || true
 	pg_stop "$r" 2>/dev/null || true
 	pg_stop "$p" 2>/dev/null || true
-	rm -rf "$p" "$r"
+	rm -rf "$p" "$r" "$r2"
 	# A copy of the fleet's primary (roles, database app), standalone.
 	as_pg env PGPASSWORD=repl "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U repl \
 		-D "$p" -X stream -c fast --no-sync >"$p.log.basebackup" 2>&1 ||
 		{ cat "$p.log.basebackup" >&2; die "pg_basebackup for pair $PAIR failed"; }
 	printf '\n# pair %s primary\nport = %s\n' "$PAIR" "$PAIR_PPORT" >>"$p/postgresql.conf"
 	pg_start "$p" "$p.log"
-	as_pg env PGPASSWORD=repl "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PAIR_PPORT" -U repl \
-		-D "$r" -R -X stream -c fast --no-sync >"$r.log.basebackup" 2>&1 ||
-		{ cat "$r.log.basebackup" >&2; die "pg_basebackup for the replica of pair $PAIR failed"; }
-	printf '\n# pair %s replica\nport = %s\n' "$PAIR" "$PAIR_RPORT" >>"$r/postgresql.conf"
-	pg_start "$r" "$r.log"
+	local want=1 d port
+	[ -n "$r2port" ] && want=2
+	for d in "$r" "$r2"; do
+		port=$PAIR_RPORT
+		[ "$d" = "$r2" ] && port=$r2port
+		[ -n "$port" ] || continue
+		as_pg env PGPASSWORD=repl "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PAIR_PPORT" -U repl \
+			-D "$d" -R -X stream -c fast --no-sync >"$d.log.basebackup" 2>&1 ||
+			{ cat "$d.log.basebackup" >&2; die "pg_basebackup for a replica of pair $PAIR failed"; }
+		printf '\n# pair %s replica\nport = %s\n' "$PAIR" "$port" >>"$d/postgresql.conf"
+		pg_start "$d" "$d.log"
+	done
 	local i n=0
 	for i in $(seq 1 $((START_TIMEOUT * 5))); do
 		n=$(psql_sock "$PAIR_PPORT" -c "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'" 2>/dev/null || echo 0)
-		[ "$n" -ge 1 ] 2>/dev/null && break
+		[ "$n" -ge "$want" ] 2>/dev/null && break
 		sleep 0.2
 	done
-	[ "$n" -ge 1 ] 2>/dev/null || die "pair $PAIR: the replica is not streaming (see $r.log)"
-	say "pg pair $PAIR: primary 127.0.0.1:$PAIR_PPORT, replica 127.0.0.1:$PAIR_RPORT"
+	[ "$n" -ge "$want" ] 2>/dev/null || die "pair $PAIR: the replicas are not streaming (see $r.log)"
+	say "pg pair $PAIR: primary 127.0.0.1:$PAIR_PPORT, replicas 127.0.0.1:$PAIR_RPORT${r2port:+ 127.0.0.1:$r2port}"
 }
 
 pair_my_sql() { # primary|replica SQL...
@@ -742,7 +756,7 @@ EOF2
 pair_node() {
 	pair_check
 	local which=${NODE#*-}
-	[ "$which" = primary ] || [ "$which" = replica ] || die "unknown node $NODE"
+	[ "$which" = primary ] || [ "$which" = replica ] || [ "$NODE" = pg-replica2 ] || die "unknown node $NODE"
 	case "$NODE" in
 	pg-*)
 		local data=$FLEET_RUN/pg/pair_${PAIR}_$which
@@ -772,7 +786,7 @@ pair_node() {
 pair_drop() {
 	pair_check
 	local n
-	for n in primary replica; do
+	for n in primary replica replica2; do
 		pg_stop "$FLEET_RUN/pg/pair_${PAIR}_$n" 2>/dev/null || true
 		[ -f "$FLEET_RUN/my/pair_${PAIR}_$n.pid" ] && my_stop_pidfile "$FLEET_RUN/my/pair_${PAIR}_$n.pid"
 		rm -rf "$FLEET_RUN/pg/pair_${PAIR}_$n" "$FLEET_RUN/pg/pair_${PAIR}_$n".log*

@@ -66,8 +66,8 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 my_px -e "DROP TABLE IF EXISTS fo_t; CREATE TABLE fo_t (id int PRIMARY KEY, v text)"
 sql=""
 for i in $(seq 1 50); do sql+="INSERT INTO fo_t VALUES ($i, 'before');"; done
-my_px -e "$sql" || fail "writes before the failure" 
-assert_eq 50 "$(my_px -e "SELECT count(*) FROM fo_t")" "reads through the proxy see the writes"
+# The same session reads its writes (read-your-writes is per connection).
+assert_eq 50 "$(my_px -e "${sql}SELECT count(*) FROM fo_t")" "reads through the proxy see the writes"
 for i in $(seq 1 50); do
 	[ "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
 	sleep 0.1
@@ -79,6 +79,7 @@ for i in $(seq 1 50); do
 done
 assert_eq 0 "$(metric "switchyard_failovers_total$LBL")" "no failover yet"
 
+log_mark "kill -9 of the primary"
 t0=$(now_ms)
 "$FLEET_SH" pair-kill fomy my-primary "$FLEET_DIR" >/dev/null 2>&1 || _die "could not kill the pair's primary"
 note "primary 127.0.0.1:$P_PORT killed"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Automatic failover (failover = auto) on a private PostgreSQL primary +
-# streaming replica (fleet.sh add-pg-pair: the shared fleet's primary is
-# never touched). Writes and reads flow through switchyard; the primary is
-# killed (-9); a write sent during the outage waits (failover_wait) and
+# two streaming replicas (fleet.sh add-pg-pair: the shared fleet's primary
+# is never touched). Writes and reads flow through switchyard; the primary
+# is killed (-9); a write sent during the outage waits (failover_wait) and
 # succeeds on the promoted replica within heartbeat_interval * down_after
-# + a few seconds; rows written before are there; switchyard_failovers_total
-# is 1 and the duration gauge is set; /stats.json shows the failover and its
-# event; the old primary, restarted, is made read-only and gets no traffic.
+# + a few seconds; rows written before are there; the other replica now
+# streams from the new primary; switchyard_failovers_total is 1 and the
+# duration gauge is set; /stats.json shows the failover and its event; the
+# old primary, restarted, is made read-only and gets no traffic.
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
 
@@ -14,13 +15,15 @@ P_PORT=$(free_port)
 _PORTS_TAKEN+="$P_PORT "
 R_PORT=$(free_port)
 _PORTS_TAKEN+="$R_PORT "
+R2_PORT=$(free_port)
+_PORTS_TAKEN+="$R2_PORT "
 on_exit "'$FLEET_SH' drop-pair fo '$FLEET_DIR' >/dev/null 2>&1"
-"$FLEET_SH" add-pg-pair fo "$P_PORT" "$R_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
+"$FLEET_SH" add-pg-pair fo "$P_PORT" "$R_PORT,$R2_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
 	_die "could not start the private pair: $(tail -n 5 "$SY_TMP/pair.log")"
 pg_on() { _psql "$1" monitor monitor "${2:-app}" "${@:3}"; }
 
 cfg=$SY_TMP/switchyard.ini
-write_config "$cfg" pool_mode=transaction pool_size=5 primary="127.0.0.1:$P_PORT" replicas="127.0.0.1:$R_PORT" \
+write_config "$cfg" pool_mode=transaction pool_size=5 primary="127.0.0.1:$P_PORT" replicas="127.0.0.1:$R_PORT, 127.0.0.1:$R2_PORT" \
 	cluster.heartbeat_interval=200ms cluster.down_after=3 cluster.up_after=2 cluster.server_connect_timeout=1s \
 	cluster.failover=auto cluster.failover_wait=20s cluster.replication_user=repl cluster.replication_password=repl
 start_proxy "$cfg"
@@ -34,13 +37,16 @@ pg_proxy -c "DROP TABLE IF EXISTS fo_t" -c "CREATE TABLE fo_t (id int PRIMARY KE
 # One session, 50 transactions (one psql per statement would take seconds).
 args=()
 for i in $(seq 1 50); do args+=(-c "INSERT INTO fo_t VALUES ($i, 'before')"); done
-pg_proxy "${args[@]}" >/dev/null || fail "writes before the failure" 
-assert_eq 50 "$(pg_proxy -c "SELECT count(*) FROM fo_t")" "reads through the proxy see the writes"
-for i in $(seq 1 50); do
-	[ "$(pg_on "$R_PORT" app -c "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
-	sleep 0.1
+# The same session reads its writes (read-your-writes is per connection).
+got=$(pg_proxy "${args[@]}" -c "SELECT count(*) FROM fo_t") || fail "writes before the failure"
+assert_eq 50 "$(tail -n 1 <<<"$got")" "reads through the proxy see the writes"
+for port in "$R_PORT" "$R2_PORT"; do
+	for i in $(seq 1 50); do
+		[ "$(pg_on "$port" app -c "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
+		sleep 0.1
+	done
+	assert_eq 50 "$(pg_on "$port" app -c "SELECT count(*) FROM fo_t")" "replica $port has replayed the rows"
 done
-assert_eq 50 "$(pg_on "$R_PORT" app -c "SELECT count(*) FROM fo_t")" "the replica has replayed the rows"
 for i in $(seq 1 50); do
 	[ "$(metric "switchyard_failovers_total$LBL")" = 0 ] && break
 	sleep 0.1
@@ -49,6 +55,7 @@ assert_eq 0 "$(metric "switchyard_failovers_total$LBL")" "no failover yet"
 assert_eq NaN "$(metric "switchyard_last_failover_duration_seconds$LBL")" "no duration yet"
 
 # The primary dies.
+log_mark "kill -9 of the primary"
 t0=$(now_ms)
 "$FLEET_SH" pair-kill fo pg-primary "$FLEET_DIR" >/dev/null 2>&1 || _die "could not kill the pair's primary"
 note "primary 127.0.0.1:$P_PORT killed"
@@ -75,21 +82,38 @@ note "failover seen on /metrics $((t1 - t0)) ms after the kill (heartbeat 200 ms
 wait "$writer"
 assert_eq 0 "$(cat "$SY_TMP/during.rc")" "the write sent during the outage succeeded ($(cat "$SY_TMP/during.out"))"
 note "the write sent during the outage returned $(($(cat "$SY_TMP/during.end") - t0)) ms after the kill"
+# Both replicas had replayed everything: the first in config order wins the tie.
+NEW=$R_PORT OTHER=$R2_PORT
 dur=$(metric "switchyard_last_failover_duration_seconds$LBL")
 note "switchyard_last_failover_duration_seconds = $dur"
 assert_match "$dur" '^[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$' "the duration gauge is set"
-assert_eq f "$(pg_on "$R_PORT" postgres -c "SELECT pg_is_in_recovery()")" "the replica was promoted"
-assert_eq 51 "$(pg_proxy -c "SELECT count(*) FROM fo_t")" "rows from before the failure and the one during it are there"
-assert_eq during "$(pg_on "$R_PORT" app -c "SELECT v FROM fo_t WHERE id = 1000")" "the write went to the new primary"
-pg_proxy -c "INSERT INTO fo_t VALUES (1001, 'after')" >/dev/null && _ok "a write after the failover" || fail "a write after the failover"
+assert_eq f "$(pg_on "$NEW" postgres -c "SELECT pg_is_in_recovery()")" "the replica was promoted"
+assert_eq 51 "$(pg_on "$NEW" app -c "SELECT count(*) FROM fo_t")" "rows from before the failure and the one during it are there"
+assert_eq during "$(pg_on "$NEW" app -c "SELECT v FROM fo_t WHERE id = 1000")" "the write went to the new primary"
+got=$(pg_proxy -c "INSERT INTO fo_t VALUES (1001, 'after')" -c "SELECT count(*) FROM fo_t") || fail "a write after the failover"
+assert_eq 52 "$(tail -n 1 <<<"$got")" "a write and a read through the proxy after the failover"
+# The other replica follows the new primary (primary_conninfo rewritten).
+rcv=""
+for i in $(seq 1 100); do
+	rcv=$(pg_on "$OTHER" postgres -c "SELECT sender_port, status FROM pg_stat_wal_receiver" 2>/dev/null) || true
+	[ "$rcv" = "$NEW|streaming" ] && break
+	sleep 0.2
+done
+assert_eq "$NEW|streaming" "$rcv" "the other replica streams from the new primary"
+for i in $(seq 1 50); do
+	[ "$(pg_on "$OTHER" app -c "SELECT count(*) FROM fo_t WHERE id = 1001" 2>/dev/null)" = 1 ] && break
+	sleep 0.1
+done
+assert_eq 1 "$(pg_on "$OTHER" app -c "SELECT count(*) FROM fo_t WHERE id = 1001")" "it replays writes made after the failover"
 
 js=$(curl -s -f --max-time 5 "$URL/stats.json")
 fo=$("$PY" -c 'import json,sys; f=[x for x in json.loads(sys.argv[1])["failovers"] if x["cluster"]=="app"][0]; print(f["failovers_total"], f["result"], f["new_primary"], f["old_primary"], f["primary"])' "$js")
-assert_eq "1 ok 127.0.0.1:$R_PORT 127.0.0.1:$P_PORT 127.0.0.1:$R_PORT" "$fo" "/stats.json failovers"
+assert_eq "1 ok 127.0.0.1:$NEW 127.0.0.1:$P_PORT 127.0.0.1:$NEW" "$fo" "/stats.json failovers"
 ev=$("$PY" -c 'import json,sys; print("\n".join(e["message"] for e in json.loads(sys.argv[1])["events"]))' "$js")
 assert_contains "$ev" "failover of cluster app done" "the failover is on the events list"
 assert_contains "$ev" "primary 127.0.0.1:$P_PORT is down" "the primary going down is on the events list"
-assert_ok grep -q "failover: cluster app: 127.0.0.1:$R_PORT is the new primary" "$PROXY_LOG"
+assert_ok grep -q "failover: cluster app: 127.0.0.1:$NEW is the new primary" "$PROXY_LOG"
+assert_ok grep -q "failover: cluster app: replica 127.0.0.1:$OTHER now follows 127.0.0.1:$NEW" "$PROXY_LOG"
 
 # The old primary comes back: fenced (read-only, no traffic).
 "$FLEET_SH" pair-start fo pg-primary "$FLEET_DIR" >/dev/null 2>&1 || _die "could not restart the old primary"
