@@ -78,7 +78,7 @@ struct worker_counters {
 
 struct worker {
 	int id;
-	struct worker_counters counters;
+	struct worker_counters counters[STATS_PROTO_N]; /* by client protocol (proxy/stats.h) */
 	struct proxy *proxy;
 	pthread_t thread;
 	struct event_base *base;

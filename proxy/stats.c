@@ -19,6 +19,7 @@
 #include "health/beat.h"
 #include "pool/pg_server.h"
 #include "pool/pool.h"
+#include "proxy/mysql/my_client.h"
 #include "proxy/pg/pg_client.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
@@ -77,6 +78,16 @@ static const char *const client_kind_names[] = { STATS_CLIENT_STATES(CL_NAME) };
 const char *stats_client_kind_name(enum stats_client_kind k)
 {
 	return k < STATS_CL_N ? client_kind_names[k] : "?";
+}
+
+const char *stats_proto_name(enum stats_proto p)
+{
+	return p == STATS_PROTO_PG ? "postgres" : p == STATS_PROTO_MY ? "mysql" : "?";
+}
+
+static enum stats_proto proto_of(enum cfg_protocol p)
+{
+	return p == CFG_PROTO_MYSQL ? STATS_PROTO_MY : STATS_PROTO_PG;
 }
 
 static int64_t wall_ms(void)
@@ -168,6 +179,23 @@ static enum stats_client_kind client_kind(const struct pg_client *c)
 	}
 }
 
+static enum stats_client_kind my_client_kind(const struct my_client *c)
+{
+	if (c->admin && c->logged_in)
+		return STATS_CL_ADMIN;
+	switch (c->state) {
+	case MY_CL_WAIT_SERVER:
+		return STATS_CL_WAITING;
+	case MY_CL_SYNC:
+	case MY_CL_ACTIVE:
+		return STATS_CL_ACTIVE;
+	case MY_CL_IDLE:
+		return STATS_CL_IDLE;
+	default:
+		return STATS_CL_LOGIN;
+	}
+}
+
 /* The cluster (and role) a pool's node and database belong to. */
 static void pool_place(const struct cfg *cfg, const struct pool *p, struct stats_pool_row *r)
 {
@@ -203,7 +231,8 @@ static void add_server_rows(struct stats_snap *s, struct worker *w, const struct
 		r->tls = sv->tls;
 		r->backend_pid = sv->backend_pid;
 		if (sv->state == SV_ACTIVE && sv->link)
-			r->client_id = ((const struct pg_client *)sv->link)->id;
+			r->client_id = p->protocol == CFG_PROTO_MYSQL ? ((const struct my_client *)sv->link)->id
+								      : ((const struct pg_client *)sv->link)->id;
 		r->age_ms = sv->created_ms ? now_mono - sv->created_ms : 0;
 		r->idle_ms = sv->state == SV_IDLE && sv->last_used_ms ? now_mono - sv->last_used_ms : 0;
 	}
@@ -223,14 +252,17 @@ void stats_publish(struct worker *w)
 	if (!s)
 		return;
 	s->taken_ms = wall_ms();
-	struct stats_totals *t = &s->t;
-	t->clients_accepted = w->counters.clients_accepted;
-	t->clients_refused = w->counters.clients_refused;
-	t->login_failures = w->counters.login_failures;
-	t->queries = w->counters.queries;
-	t->transactions = w->counters.transactions;
-	t->pins = w->counters.pins;
-	t->c = w->stats.c;
+	for (int i = 0; i < STATS_PROTO_N; i++) {
+		struct stats_totals *t = &s->t[i];
+		const struct worker_counters *wc = &w->counters[i];
+		t->clients_accepted = wc->clients_accepted;
+		t->clients_refused = wc->clients_refused;
+		t->login_failures = wc->login_failures;
+		t->queries = wc->queries;
+		t->transactions = wc->transactions;
+		t->pins = wc->pins;
+		t->c = w->stats.c[i];
+	}
 
 	size_t np = 0, nsv = 0;
 	if (w->pools) {
@@ -261,6 +293,7 @@ void stats_publish(struct worker *w)
 			copy_str(r->node, sizeof(r->node), p->addr.text);
 			copy_str(r->database, sizeof(r->database), p->database);
 			copy_str(r->user, sizeof(r->user), p->user);
+			copy_str(r->protocol, sizeof(r->protocol), stats_proto_name(proto_of(p->protocol)));
 			r->size = p->st.size;
 			r->pending = p->n_pending;
 			r->idle = p->n_idle;
@@ -270,8 +303,8 @@ void stats_publish(struct worker *w)
 			r->failed = p->servers_failed;
 			r->retired = p->retired;
 			copy_str(r->last_error, sizeof(r->last_error), p->last_error);
-			t->servers_opened += p->servers_opened;
-			t->servers_failed += p->servers_failed;
+			s->t[proto_of(p->protocol)].servers_opened += p->servers_opened;
+			s->t[proto_of(p->protocol)].servers_failed += p->servers_failed;
 			add_server_rows(s, w, p, &p->active, mono);
 			add_server_rows(s, w, p, &p->idle, mono);
 			add_server_rows(s, w, p, &p->pending, mono);
@@ -279,7 +312,7 @@ void stats_publish(struct worker *w)
 	}
 	for (struct list *n = w->clients.next; n != &w->clients; n = n->next) {
 		const struct pg_client *c = container_of(n, struct pg_client, node);
-		s->clients[client_kind(c)]++;
+		s->clients[STATS_PROTO_PG][client_kind(c)]++;
 		if (s->n_client_rows >= STATS_MAX_ROWS)
 			continue;
 		struct stats_client_row *r = &s->client_rows[s->n_client_rows++];
@@ -293,6 +326,11 @@ void stats_publish(struct worker *w)
 		r->connected_ms = c->connected_ms;
 		r->queries = c->queries;
 		r->server_id = c->server ? c->server->id : 0;
+	}
+
+	for (struct list *n = w->my_clients.next; n != &w->my_clients; n = n->next) {
+		const struct my_client *c = container_of(n, struct my_client, node);
+		s->clients[STATS_PROTO_MY][my_client_kind(c)]++;
 	}
 
 	struct query_stats *qs = &w->stats.qs;
@@ -311,8 +349,13 @@ void stats_publish(struct worker *w)
 	struct stats_snap *prev = w->stats.pub;
 	if (prev && s->taken_ms - prev->taken_ms >= STATS_PUBLISH_MS / 2) {
 		double dt = (double)(s->taken_ms - prev->taken_ms) / 1000.0;
-		s->qps = (double)(t->queries - prev->t.queries) / dt;
-		s->tps = (double)(t->transactions - prev->t.transactions) / dt;
+		uint64_t dq = 0, dtx = 0;
+		for (int i = 0; i < STATS_PROTO_N; i++) {
+			dq += s->t[i].queries - prev->t[i].queries;
+			dtx += s->t[i].transactions - prev->t[i].transactions;
+		}
+		s->qps = (double)dq / dt;
+		s->tps = (double)dtx / dt;
 	} else if (prev) {
 		/* An early publish (admin SHOW): keep the last full interval's rates. */
 		s->qps = prev->qps;
@@ -382,24 +425,31 @@ static void count_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info
 	((struct stats_counters *)arg)->bytes_out += info->n_added;
 }
 
-void stats_watch_client(struct worker *w, struct bufferevent *bev)
+void stats_watch_client(struct worker *w, enum stats_proto p, struct bufferevent *bev)
 {
 	if (!bev)
 		return;
-	evbuffer_add_cb(bufferevent_get_input(bev), count_in_cb, &w->stats.c);
-	evbuffer_add_cb(bufferevent_get_output(bev), count_out_cb, &w->stats.c);
+	evbuffer_add_cb(bufferevent_get_input(bev), count_in_cb, &w->stats.c[p]);
+	evbuffer_add_cb(bufferevent_get_output(bev), count_out_cb, &w->stats.c[p]);
 }
 
-void stats_client_error(struct worker *w, const char *sqlstate)
+void stats_client_error(struct worker *w, enum stats_proto p, const char *sqlstate)
 {
 	enum stats_err_class e = stats_err_class_of(sqlstate);
-	w->stats.c.errors[e]++;
+	w->stats.c[p].errors[e]++;
 	if (e == STATS_ERR_AUTH)
-		w->counters.login_failures++;
+		w->counters[p].login_failures++;
 }
 
-void stats_observe_query(struct worker *w, int64_t ms) { stats_hist_observe(&w->stats.c.query_time, ms); }
-void stats_observe_wait(struct worker *w, int64_t ms) { stats_hist_observe(&w->stats.c.wait_time, ms); }
+void stats_observe_query(struct worker *w, enum stats_proto p, int64_t ms)
+{
+	stats_hist_observe(&w->stats.c[p].query_time, ms);
+}
+
+void stats_observe_wait(struct worker *w, enum stats_proto p, int64_t ms)
+{
+	stats_hist_observe(&w->stats.c[p].wait_time, ms);
+}
 
 int stats_request_kill(struct proxy *px, uint32_t id)
 {
@@ -470,7 +520,8 @@ static int merge_pool(struct stats_view *v, size_t *cap, const struct stats_pool
 	for (size_t i = 0; i < v->n_pools; i++) {
 		struct stats_pool_row *m = &v->pools[i];
 		if (strcmp(m->cluster, r->cluster) == 0 && strcmp(m->node, r->node) == 0 &&
-		    strcmp(m->database, r->database) == 0 && strcmp(m->user, r->user) == 0) {
+		    strcmp(m->database, r->database) == 0 && strcmp(m->user, r->user) == 0 &&
+		    strcmp(m->protocol, r->protocol) == 0) {
 			m->size += r->size;
 			m->pending += r->pending;
 			m->idle += r->idle;
@@ -684,11 +735,13 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 		if (s) {
 			if (s->taken_ms < oldest)
 				oldest = s->taken_ms;
-			totals_add(&v->t, &s->t);
+			for (int p = 0; p < STATS_PROTO_N; p++) {
+				totals_add(&v->proto[p].t, &s->t[p]);
+				for (int k = 0; k < STATS_CL_N; k++)
+					v->proto[p].clients[k] += s->clients[p][k];
+			}
 			v->qps += s->qps;
 			v->tps += s->tps;
-			for (int k = 0; k < STATS_CL_N; k++)
-				v->clients[k] += s->clients[k];
 			for (size_t k = 0; k < s->n_pools; k++)
 				if (merge_pool(v, &pool_cap, &s->pools[k]) < 0)
 					rc = -1;
@@ -709,6 +762,7 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 		}
 		pthread_mutex_unlock(&w->stats.lock);
 	}
+	stats_view_sum_protocols(v);
 	v->oldest_ms = oldest;
 	v->qs_capacity = QS_CAPACITY;
 	v->n_queries = query_stats_merge(v->queries, v->n_queries);
@@ -739,6 +793,17 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 	}
 	cfg_unref(cfg);
 	return rc;
+}
+
+void stats_view_sum_protocols(struct stats_view *v)
+{
+	memset(&v->t, 0, sizeof(v->t));
+	memset(v->clients, 0, sizeof(v->clients));
+	for (int p = 0; p < STATS_PROTO_N; p++) {
+		totals_add(&v->t, &v->proto[p].t);
+		for (int k = 0; k < STATS_CL_N; k++)
+			v->clients[k] += v->proto[p].clients[k];
+	}
 }
 
 void stats_view_free(struct stats_view *v)

@@ -3,7 +3,8 @@
  *
  * No lock on the query path. Each worker counts into its own
  * `struct stats_worker` (and `struct worker_counters`) from its own thread
- * only. Once a second (STATS_PUBLISH_MS) the worker builds a snapshot of
+ * only, apart per client protocol (enum stats_proto: the `protocol` label;
+ * the view sums them). Once a second (STATS_PUBLISH_MS) the worker builds a snapshot of
  * its counters, pools, clients and servers without holding any lock, then
  * swaps it in as its published snapshot under its own `lock`. Readers (the
  * main thread's stats port, an admin console session on any worker) take
@@ -70,6 +71,12 @@ enum stats_err_class stats_err_class_of(const char *sqlstate);
 const char *stats_err_class_code(enum stats_err_class e);
 const char *stats_err_class_name(enum stats_err_class e);
 
+/* The client protocols counted apart (the `protocol` label of /metrics).
+ * Server-side figures (pools) go by the pool's protocol. */
+enum stats_proto { STATS_PROTO_PG, STATS_PROTO_MY, STATS_PROTO_N };
+/* "postgres", "mysql" (the names of cfg_protocol_name). */
+const char *stats_proto_name(enum stats_proto p);
+
 /* Client sessions by what they are doing. */
 #define STATS_CLIENT_STATES(X) \
 	X(STATS_CL_LOGIN, "login")     \
@@ -105,6 +112,7 @@ struct stats_pool_row {
 	char node[128];               /* address as written */
 	char role[16];                /* primary, replica, "" */
 	char database[64], user[64];  /* on the server */
+	char protocol[16];            /* of the servers: postgres, mysql */
 	int size, pending, idle, active, waiting;
 	uint64_t opened, failed;
 	bool retired;
@@ -138,9 +146,9 @@ struct stats_server_row {
 /* One worker's published state. */
 struct stats_snap {
 	int64_t taken_ms;             /* wall clock */
-	struct stats_totals t;
-	double qps, tps;              /* over the last publish interval */
-	int clients[STATS_CL_N];
+	struct stats_totals t[STATS_PROTO_N];
+	double qps, tps;              /* over the last publish interval, all protocols */
+	int clients[STATS_PROTO_N][STATS_CL_N];
 	struct stats_pool_row *pools;
 	size_t n_pools;
 	struct stats_client_row *client_rows; /* at most STATS_MAX_ROWS */
@@ -160,7 +168,7 @@ struct stats_snap {
 /* Per-worker stats state, a field of struct worker. `c` is the worker's
  * own; `lock` guards `pub` and the kill queue. */
 struct stats_worker {
-	struct stats_counters c;
+	struct stats_counters c[STATS_PROTO_N];
 	pthread_mutex_t lock;
 	struct stats_snap *pub;
 	struct event *timer;
@@ -216,6 +224,12 @@ struct stats_rule_row {
 	uint64_t hits;
 };
 
+/* One client protocol's figures in a view. */
+struct stats_proto_view {
+	struct stats_totals t;
+	int clients[STATS_CL_N];
+};
+
 /* The sum of all workers plus process-wide figures: what renderers show. */
 struct stats_view {
 	char version[32];
@@ -231,9 +245,10 @@ struct stats_view {
 	int max_client_conn;
 	int clients_total;
 	uint64_t rss_bytes, open_fds;
-	struct stats_totals t;
+	struct stats_proto_view proto[STATS_PROTO_N]; /* by client protocol */
+	struct stats_totals t;        /* all protocols: the sum of proto[] */
 	double qps, tps;
-	int clients[STATS_CL_N];
+	int clients[STATS_CL_N];      /* all protocols */
 	struct stats_pool_row *pools; /* merged across workers */
 	size_t n_pools;
 	struct stats_node_row *nodes;
@@ -278,12 +293,13 @@ int stats_worker_init(struct worker *w);
 void stats_worker_free(struct worker *w);
 /* Build and publish a snapshot now. */
 void stats_publish(struct worker *w);
-/* Count the bytes a client bufferevent receives and sends. */
-void stats_watch_client(struct worker *w, struct bufferevent *bev);
-/* An error went to a client (sqlstate of the ErrorResponse). */
-void stats_client_error(struct worker *w, const char *sqlstate);
-void stats_observe_query(struct worker *w, int64_t ms);
-void stats_observe_wait(struct worker *w, int64_t ms);
+/* Count the bytes a client bufferevent of protocol `p` receives and sends. */
+void stats_watch_client(struct worker *w, enum stats_proto p, struct bufferevent *bev);
+/* An error went to a client of protocol `p` (the SQLSTATE it carried);
+ * class 28 also counts a login failure. */
+void stats_client_error(struct worker *w, enum stats_proto p, const char *sqlstate);
+void stats_observe_query(struct worker *w, enum stats_proto p, int64_t ms);
+void stats_observe_wait(struct worker *w, enum stats_proto p, int64_t ms);
 /* Ask the worker owning client `id` to close it. Returns 0 when queued,
  * -1 when no such worker or the queue is full. */
 int stats_request_kill(struct proxy *px, uint32_t id);
@@ -296,6 +312,9 @@ void stats_worker_run_kills(struct worker *w);
 /* Sum every worker's published snapshot into `v` (zeroed first). */
 int stats_collect(struct proxy *px, struct stats_view *v, int flags);
 void stats_view_free(struct stats_view *v);
+/* Set v->t and v->clients to the sum of v->proto[] (stats_collect does;
+ * for views built by hand). */
+void stats_view_sum_protocols(struct stats_view *v);
 
 /* ---- renderers (pure) ---- */
 void stats_render_prometheus(const struct stats_view *v, struct buf *out);

@@ -132,31 +132,74 @@ static void sample(struct buf *b, const char *name, double value, ...)
 		putf(b, " %.6g\n", value);
 }
 
-static void counter1(struct buf *b, const char *name, const char *help, uint64_t v)
+/* The per-protocol counters of a stats_totals, shared by /metrics and
+ * the JSON "protocols" objects so that both always say the same. */
+enum tot_field {
+	TF_ACCEPTED, TF_REFUSED, TF_LOGIN_FAILURES, TF_QUERIES, TF_TRANSACTIONS, TF_PINS,
+	TF_BYTES_IN, TF_BYTES_OUT, TF_SERVERS_OPENED, TF_SERVERS_FAILED
+};
+
+static uint64_t tot_get(const struct stats_totals *t, enum tot_field f)
 {
-	head(b, name, "counter", help);
-	sample(b, name, (double)v, "protocol", "postgres", NULL);
+	switch (f) {
+	case TF_ACCEPTED:
+		return t->clients_accepted;
+	case TF_REFUSED:
+		return t->clients_refused;
+	case TF_LOGIN_FAILURES:
+		return t->login_failures;
+	case TF_QUERIES:
+		return t->queries;
+	case TF_TRANSACTIONS:
+		return t->transactions;
+	case TF_PINS:
+		return t->pins;
+	case TF_BYTES_IN:
+		return t->c.bytes_in;
+	case TF_BYTES_OUT:
+		return t->c.bytes_out;
+	case TF_SERVERS_OPENED:
+		return t->servers_opened;
+	case TF_SERVERS_FAILED:
+		return t->servers_failed;
+	}
+	return 0;
 }
 
-static void histogram(struct buf *b, const char *name, const char *help, const struct stats_hist *h)
+/* A counter with one sample per client protocol. */
+static void counter_proto(struct buf *b, const struct stats_view *v, const char *name, const char *help,
+			  enum tot_field f)
+{
+	head(b, name, "counter", help);
+	for (int p = 0; p < STATS_PROTO_N; p++)
+		sample(b, name, (double)tot_get(&v->proto[p].t, f), "protocol", stats_proto_name((enum stats_proto)p),
+		       NULL);
+}
+
+/* A histogram with one series per client protocol: the wait or the query time. */
+static void histogram(struct buf *b, const struct stats_view *v, const char *name, const char *help, bool wait)
 {
 	head(b, name, "histogram", help);
 	char bucket[128], le[32];
 	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
-	uint64_t cum = 0;
-	for (int i = 0; i < STATS_HIST_N; i++) {
-		cum += h->bucket[i];
-		snprintf(le, sizeof(le), "%g", stats_hist_le[i]);
-		sample(b, bucket, (double)cum, "protocol", "postgres", "le", le, NULL);
+	for (int p = 0; p < STATS_PROTO_N; p++) {
+		const struct stats_hist *h = wait ? &v->proto[p].t.c.wait_time : &v->proto[p].t.c.query_time;
+		const char *proto = stats_proto_name((enum stats_proto)p);
+		uint64_t cum = 0;
+		for (int i = 0; i < STATS_HIST_N; i++) {
+			cum += h->bucket[i];
+			snprintf(le, sizeof(le), "%g", stats_hist_le[i]);
+			sample(b, bucket, (double)cum, "protocol", proto, "le", le, NULL);
+		}
+		cum += h->bucket[STATS_HIST_N];
+		sample(b, bucket, (double)cum, "protocol", proto, "le", "+Inf", NULL);
+		putf(b, "%s_sum{protocol=\"%s\"} %.3f\n", name, proto, (double)h->sum_ms / 1000.0);
+		putf(b, "%s_count{protocol=\"%s\"} %" PRIu64 "\n", name, proto, h->count);
 	}
-	cum += h->bucket[STATS_HIST_N];
-	sample(b, bucket, (double)cum, "protocol", "postgres", "le", "+Inf", NULL);
-	putf(b, "%s_sum{protocol=\"postgres\"} %.3f\n", name, (double)h->sum_ms / 1000.0);
-	putf(b, "%s_count{protocol=\"postgres\"} %" PRIu64 "\n", name, h->count);
 }
 
 #define POOL_LABELS(p) "cluster", (p)->cluster, "node", (p)->node, "role", (p)->role, \
-	"database", (p)->database, "user", (p)->user, "protocol", "postgres"
+	"database", (p)->database, "user", (p)->user, "protocol", (p)->protocol
 
 char *stats_format_lag(const struct stats_node_row *n, char *out, size_t cap)
 {
@@ -255,7 +298,6 @@ static void failover_metrics(struct buf *b, const struct stats_view *v)
 
 void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 {
-	const struct stats_totals *t = &v->t;
 	head(b, "switchyard_info", "gauge", "Version of the running switchyard (always 1).");
 	sample(b, "switchyard_info", 1, "version", v->version, NULL);
 	head(b, "switchyard_up", "gauge", "1 when the proxy is healthy (what /health answers 200 for), else 0.");
@@ -279,32 +321,39 @@ void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 	head(b, "switchyard_config_last_reload_timestamp_seconds", "gauge", "Unix time of the last reload attempt (0: none).");
 	sample(b, "switchyard_config_last_reload_timestamp_seconds", (double)(v->last_reload_ms / 1000), NULL);
 
-	head(b, "switchyard_client_connections", "gauge", "Client connections by state.");
-	for (int k = 0; k < STATS_CL_N; k++)
-		sample(b, "switchyard_client_connections", v->clients[k], "protocol", "postgres", "state",
-		       stats_client_kind_name((enum stats_client_kind)k), NULL);
+	head(b, "switchyard_client_connections", "gauge", "Client connections by protocol and state.");
+	for (int p = 0; p < STATS_PROTO_N; p++)
+		for (int k = 0; k < STATS_CL_N; k++)
+			sample(b, "switchyard_client_connections", v->proto[p].clients[k], "protocol",
+			       stats_proto_name((enum stats_proto)p), "state",
+			       stats_client_kind_name((enum stats_client_kind)k), NULL);
 	head(b, "switchyard_max_client_conn", "gauge", "The max_client_conn limit.");
 	sample(b, "switchyard_max_client_conn", v->max_client_conn, NULL);
-	counter1(b, "switchyard_clients_accepted_total", "Client connections accepted.", t->clients_accepted);
-	counter1(b, "switchyard_clients_refused_total", "Client connections refused (max_client_conn, shutting down).", t->clients_refused);
-	counter1(b, "switchyard_login_failures_total", "Client logins refused (SQLSTATE class 28).", t->login_failures);
-	counter1(b, "switchyard_queries_total", "Simple-protocol queries (Query messages) and extended-protocol executions relayed.", t->queries);
-	counter1(b, "switchyard_transactions_total", "Transactions completed (ReadyForQuery back to idle).", t->transactions);
-	counter1(b, "switchyard_pins_total", "Server connections pinned to a client by session state (transaction/statement mode).", t->pins);
-	counter1(b, "switchyard_client_received_bytes_total", "Bytes received from clients (after TLS).", t->c.bytes_in);
-	counter1(b, "switchyard_client_sent_bytes_total", "Bytes sent to clients (before TLS).", t->c.bytes_out);
+	counter_proto(b, v, "switchyard_clients_accepted_total", "Client connections accepted.", TF_ACCEPTED);
+	counter_proto(b, v, "switchyard_clients_refused_total", "Client connections refused (max_client_conn, shutting down).", TF_REFUSED);
+	counter_proto(b, v, "switchyard_login_failures_total", "Client logins refused (SQLSTATE class 28).", TF_LOGIN_FAILURES);
+	counter_proto(b, v, "switchyard_queries_total",
+		      "Statements relayed: Query messages and extended-protocol executions (postgres), COM_QUERY and COM_STMT_EXECUTE (mysql).",
+		      TF_QUERIES);
+	counter_proto(b, v, "switchyard_transactions_total",
+		      "Transactions completed: ReadyForQuery back to idle (postgres), a response ending outside a transaction (mysql).",
+		      TF_TRANSACTIONS);
+	counter_proto(b, v, "switchyard_pins_total", "Server connections pinned to a client by session state (transaction/statement mode).", TF_PINS);
+	counter_proto(b, v, "switchyard_client_received_bytes_total", "Bytes received from clients (after TLS).", TF_BYTES_IN);
+	counter_proto(b, v, "switchyard_client_sent_bytes_total", "Bytes sent to clients (before TLS).", TF_BYTES_OUT);
 	head(b, "switchyard_errors_total", "counter", "Errors the proxy itself sent to clients, by SQLSTATE class.");
-	for (int e = 0; e < STATS_ERR_N; e++)
-		sample(b, "switchyard_errors_total", (double)t->c.errors[e], "protocol", "postgres", "class",
-		       stats_err_class_code((enum stats_err_class)e), "name",
-		       stats_err_class_name((enum stats_err_class)e), NULL);
-	histogram(b, "switchyard_query_duration_seconds",
-		  "Time from a request (Query, Sync, FunctionCall) to the ReadyForQuery that ends it, ms resolution.",
-		  &t->c.query_time);
-	histogram(b, "switchyard_wait_duration_seconds", "Time clients waited for a server connection, ms resolution.",
-		  &t->c.wait_time);
-	counter1(b, "switchyard_server_connects_total", "Server connections opened.", t->servers_opened);
-	counter1(b, "switchyard_server_connect_failures_total", "Server connections that failed to connect or log in.", t->servers_failed);
+	for (int p = 0; p < STATS_PROTO_N; p++)
+		for (int e = 0; e < STATS_ERR_N; e++)
+			sample(b, "switchyard_errors_total", (double)v->proto[p].t.c.errors[e], "protocol",
+			       stats_proto_name((enum stats_proto)p), "class", stats_err_class_code((enum stats_err_class)e),
+			       "name", stats_err_class_name((enum stats_err_class)e), NULL);
+	histogram(b, v, "switchyard_query_duration_seconds",
+		  "Time from a request (Query, Sync, FunctionCall; a MySQL command) to the end of its answer, ms resolution.",
+		  false);
+	histogram(b, v, "switchyard_wait_duration_seconds", "Time clients waited for a server connection, ms resolution.",
+		  true);
+	counter_proto(b, v, "switchyard_server_connects_total", "Server connections opened.", TF_SERVERS_OPENED);
+	counter_proto(b, v, "switchyard_server_connect_failures_total", "Server connections that failed to connect or log in.", TF_SERVERS_FAILED);
 
 	head(b, "switchyard_node_info", "gauge", "Configured nodes (always 1) with their cluster and role.");
 	for (size_t i = 0; i < v->n_nodes; i++) {
@@ -359,6 +408,50 @@ static void jhist(struct buf *b, const struct stats_hist *h)
 	     (double)h->sum_ms / 1000.0);
 }
 
+/* The client states and counters inside a "clients" object, without
+ * its braces: "login":…,…,"login_failures_total":… */
+static void jclients(struct buf *b, const int clients[STATS_CL_N], const struct stats_totals *t)
+{
+	for (int k = 0; k < STATS_CL_N; k++)
+		putf(b, "\"%s\":%d,", stats_client_kind_name((enum stats_client_kind)k), clients[k]);
+	putf(b, "\"accepted_total\":%" PRIu64 ",\"refused_total\":%" PRIu64 ",\"login_failures_total\":%" PRIu64,
+	     tot_get(t, TF_ACCEPTED), tot_get(t, TF_REFUSED), tot_get(t, TF_LOGIN_FAILURES));
+}
+
+/* "queries_total":… up to "server_connect_failures_total":…, each followed by a comma. */
+static void jcounters(struct buf *b, const struct stats_totals *t)
+{
+	putf(b, "\"queries_total\":%" PRIu64 ",\"transactions_total\":%" PRIu64 ",\"pins_total\":%" PRIu64 ",",
+	     tot_get(t, TF_QUERIES), tot_get(t, TF_TRANSACTIONS), tot_get(t, TF_PINS));
+	putf(b, "\"client_received_bytes_total\":%" PRIu64 ",\"client_sent_bytes_total\":%" PRIu64 ",",
+	     tot_get(t, TF_BYTES_IN), tot_get(t, TF_BYTES_OUT));
+	putf(b, "\"server_connects_total\":%" PRIu64 ",\"server_connect_failures_total\":%" PRIu64 ",",
+	     tot_get(t, TF_SERVERS_OPENED), tot_get(t, TF_SERVERS_FAILED));
+}
+
+/* "errors":{…},"query_duration_seconds":{…},"wait_duration_seconds":{…} */
+static void jerrors_hists(struct buf *b, const struct stats_totals *t)
+{
+	puts_(b, "\"errors\":{");
+	for (int e = 0; e < STATS_ERR_N; e++)
+		putf(b, "%s\"%s\":%" PRIu64, e ? "," : "", stats_err_class_code((enum stats_err_class)e), t->c.errors[e]);
+	puts_(b, "},\"query_duration_seconds\":");
+	jhist(b, &t->c.query_time);
+	puts_(b, ",\"wait_duration_seconds\":");
+	jhist(b, &t->c.wait_time);
+}
+
+/* One client protocol's figures: the same keys as the top-level totals. */
+static void jproto(struct buf *b, const struct stats_proto_view *pv)
+{
+	puts_(b, "{\"clients\":{");
+	jclients(b, pv->clients, &pv->t);
+	puts_(b, "},");
+	jcounters(b, &pv->t);
+	jerrors_hists(b, &pv->t);
+	puts_(b, "}");
+}
+
 void stats_render_queries_json(const struct stats_view *v, struct buf *b)
 {
 	puts_(b, "{\"queries\":[");
@@ -396,25 +489,17 @@ void stats_render_json(const struct stats_view *v, struct buf *b)
 	     v->generation, v->reloads_ok, v->reloads_failed, (double)v->last_reload_ms / 1000.0,
 	     v->last_reload_ms == 0 || v->last_reload_ok ? "true" : "false");
 	putf(b, "\"clients\":{\"total\":%d,\"max_client_conn\":%d,", v->clients_total, v->max_client_conn);
-	for (int k = 0; k < STATS_CL_N; k++)
-		putf(b, "\"%s\":%d,", stats_client_kind_name((enum stats_client_kind)k), v->clients[k]);
-	putf(b, "\"accepted_total\":%" PRIu64 ",\"refused_total\":%" PRIu64 ",\"login_failures_total\":%" PRIu64 "},",
-	     t->clients_accepted, t->clients_refused, t->login_failures);
-	putf(b, "\"queries_total\":%" PRIu64 ",\"transactions_total\":%" PRIu64 ",\"pins_total\":%" PRIu64 ",",
-	     t->queries, t->transactions, t->pins);
-	putf(b, "\"client_received_bytes_total\":%" PRIu64 ",\"client_sent_bytes_total\":%" PRIu64 ",",
-	     t->c.bytes_in, t->c.bytes_out);
-	putf(b, "\"server_connects_total\":%" PRIu64 ",\"server_connect_failures_total\":%" PRIu64 ",",
-	     t->servers_opened, t->servers_failed);
+	jclients(b, v->clients, t);
+	puts_(b, "},");
+	jcounters(b, t);
 	putf(b, "\"qps\":%.2f,\"tps\":%.2f,", v->qps, v->tps);
-	puts_(b, "\"errors\":{");
-	for (int e = 0; e < STATS_ERR_N; e++)
-		putf(b, "%s\"%s\":%" PRIu64, e ? "," : "", stats_err_class_code((enum stats_err_class)e), t->c.errors[e]);
-	puts_(b, "},\"query_duration_seconds\":");
-	jhist(b, &t->c.query_time);
-	puts_(b, ",\"wait_duration_seconds\":");
-	jhist(b, &t->c.wait_time);
-	puts_(b, ",\"nodes\":[");
+	jerrors_hists(b, t);
+	puts_(b, ",\"protocols\":{");
+	for (int p = 0; p < STATS_PROTO_N; p++) {
+		putf(b, "%s\"%s\":", p ? "," : "", stats_proto_name((enum stats_proto)p));
+		jproto(b, &v->proto[p]);
+	}
+	puts_(b, "},\"nodes\":[");
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		const struct stats_node_row *n = &v->nodes[i];
 		puts_(b, i ? ",{" : "{");
@@ -454,6 +539,7 @@ void stats_render_json(const struct stats_view *v, struct buf *b)
 		jstr(b, "role", p->role, true);
 		jstr(b, "database", p->database, true);
 		jstr(b, "user", p->user, true);
+		jstr(b, "protocol", p->protocol, true);
 		putf(b, "\"size\":%d,\"active\":%d,\"idle\":%d,\"pending\":%d,\"waiting\":%d,", p->size, p->active,
 		     p->idle, p->pending, p->waiting);
 		putf(b, "\"connects_total\":%" PRIu64 ",\"connect_failures_total\":%" PRIu64 ",\"retired\":%s,",
@@ -604,6 +690,36 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 	putf(b, "<div class=\"card\"><span>memory</span><b>%.1f MB</b>%" PRIu64 " fds</div>",
 	     (double)v->rss_bytes / 1048576.0, v->open_fds);
 	puts_(b, "</div></section>\n");
+
+	puts_(b, "<h2>Protocols</h2><div class=\"scroll\"><table id=\"protocols\"><thead><tr>"
+		 "<th>protocol</th><th>clients</th><th>active</th><th>waiting</th><th>idle</th><th>logging in</th>"
+		 "<th>queries</th><th>transactions</th><th>errors sent</th><th>avg query ms</th>"
+		 "<th>received</th><th>sent</th></tr></thead><tbody>");
+	for (int p = 0; p < STATS_PROTO_N; p++) {
+		const struct stats_proto_view *pv = &v->proto[p];
+		int ncl = 0;
+		uint64_t perr = 0;
+		for (int k = 0; k < STATS_CL_N; k++)
+			ncl += pv->clients[k];
+		for (int e = 0; e < STATS_ERR_N; e++)
+			perr += pv->t.c.errors[e];
+		const struct stats_hist *qt = &pv->t.c.query_time;
+		puts_(b, "<tr>");
+		td(b, NULL, stats_proto_name((enum stats_proto)p));
+		tdi(b, ncl);
+		tdi(b, pv->clients[STATS_CL_ACTIVE]);
+		tdi(b, pv->clients[STATS_CL_WAITING]);
+		tdi(b, pv->clients[STATS_CL_IDLE]);
+		tdi(b, pv->clients[STATS_CL_LOGIN]);
+		tdi(b, (long long)pv->t.queries);
+		tdi(b, (long long)pv->t.transactions);
+		tdi(b, (long long)perr);
+		putf(b, "<td class=\"n\">%.2f</td>", qt->count ? (double)qt->sum_ms / (double)qt->count : 0.0);
+		putf(b, "<td class=\"n\">%.1f MB</td><td class=\"n\">%.1f MB</td>", (double)pv->t.c.bytes_in / 1048576.0,
+		     (double)pv->t.c.bytes_out / 1048576.0);
+		puts_(b, "</tr>");
+	}
+	puts_(b, "</tbody></table></div>\n");
 
 	puts_(b, "<h2>Clusters and nodes</h2><div class=\"scroll\"><table id=\"nodes\"><thead><tr>"
 		 "<th>cluster</th><th>node</th><th>role</th><th>state</th><th>protocol</th><th>lag</th>"

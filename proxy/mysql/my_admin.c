@@ -88,7 +88,7 @@ static uint16_t err_code(enum admin_err e, const char **sqlstate)
 int my_admin_login(struct my_client *c)
 {
 	if (!admin_is_admin(c->cfg, c->user)) {
-		c->w->counters.login_failures++;
+		c->w->counters[STATS_PROTO_MY].login_failures++;
 		my_client_close(c, 1044, "42000", c->seq,
 				"Access denied for user '%s'@'%s' to database '%s' (the proxy's admin console: "
 				"the user is not in admin_users)",

@@ -193,18 +193,18 @@ void my_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	bufferevent_disable(c->bev, EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ);
 	timer_start(c, login_timeout(c));
-	stats_watch_client(w, c->bev);
+	stats_watch_client(w, STATS_PROTO_MY, c->bev);
 	c->connected_ms = c->last_activity_ms = worker_now_ms(w);
-	w->counters.clients_accepted++;
+	w->counters[STATS_PROTO_MY].clients_accepted++;
 
 	int limit = c->cfg->global.max_client_conn;
 	if (atomic_load(&px->n_clients) > limit) {
-		w->counters.clients_refused++;
+		w->counters[STATS_PROTO_MY].clients_refused++;
 		my_client_close(c, 1040, "08004", 0, "Too many connections (max_client_conn %d reached)", limit);
 		return;
 	}
 	if (atomic_load(&px->shutting_down)) {
-		w->counters.clients_refused++;
+		w->counters[STATS_PROTO_MY].clients_refused++;
 		my_client_close(c, 1053, "08S01", 0, "Server shutdown in progress");
 		return;
 	}
@@ -228,7 +228,7 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (code) {
-		stats_client_error(c->w, code == 1045 ? "28P01" : "08006");
+		stats_client_error(c->w, STATS_PROTO_MY, code == 1045 ? "28P01" : "08006");
 		log_info("mysql client %u (%s user=%s): closing: %s (%u)", c->id, c->addr,
 			 c->user ? c->user : "-", msg, code);
 	} else {
@@ -329,7 +329,7 @@ static void start_tls(struct my_client *c)
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	stats_watch_client(w, c->bev);
+	stats_watch_client(w, STATS_PROTO_MY, c->bev);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, MY_RELAY_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, MY_RELAY_LOW, 0);
@@ -356,7 +356,7 @@ static const char *wanted_plugin(const struct my_client *c)
 
 static void access_denied(struct my_client *c, bool with_password)
 {
-	c->w->counters.login_failures++;
+	/* Counted as a login failure by my_client_close (1045: class 28). */
 	my_client_close(c, 1045, "28000", c->seq, "Access denied for user '%s'@'%s' (using password: %s)",
 			c->user ? c->user : "", c->host, with_password ? "YES" : "NO");
 }
@@ -664,7 +664,7 @@ static void on_server(struct pool_waiter *wt, struct server *s)
 {
 	struct my_client *c = container_of(wt, struct my_client, waiter);
 	evtimer_del(c->timer);
-	stats_observe_wait(c->w, worker_now_ms(c->w) - c->wait_start_ms);
+	stats_observe_wait(c->w, STATS_PROTO_MY, worker_now_ms(c->w) - c->wait_start_ms);
 	c->server = s;
 	server_link(s, c, &my_relay_link_ops);
 	my_relay_start(c);

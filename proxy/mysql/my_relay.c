@@ -94,7 +94,7 @@ static void pin(struct my_client *c, const char *why)
 	if (c->pinned || c->pool_mode == CFG_POOL_SESSION)
 		return;
 	c->pinned = true;
-	c->w->counters.pins++;
+	c->w->counters[STATS_PROTO_MY].pins++;
 	log_debug("mysql client %u (%s user=%s): pinned to its server: %s", c->id, c->addr, c->user, why);
 }
 
@@ -418,7 +418,7 @@ static bool next_command(struct my_client *c)
 		for (int i = 0; i < sc.n_sets; i++)
 			my_vars_set(&cur->sets, sc.sets[i].name, sc.sets[i].value, sc.sets[i].value_len);
 		c->queries++;
-		c->w->counters.queries++;
+		c->w->counters[STATS_PROTO_MY].queries++;
 	} else if (cmd == COM_INIT_DB || cmd == COM_STMT_PREPARE) {
 		cur->text = strndup((const char *)mc.text.p, mc.text.len);
 		if (!cur->text) {
@@ -453,7 +453,7 @@ static bool next_command(struct my_client *c)
 		cur->needs_prepare = cmd == COM_STMT_EXECUTE || cmd == COM_STMT_SEND_LONG_DATA;
 		if (cmd == COM_STMT_EXECUTE) {
 			c->queries++;
-			c->w->counters.queries++;
+			c->w->counters[STATS_PROTO_MY].queries++;
 		}
 	}
 	c->query_start_ms = c->last_activity_ms;
@@ -1144,10 +1144,10 @@ static void finished(struct my_client *c)
 		query_stats_end(&c->w->stats.qs, &c->qs);
 	}
 	int64_t now = worker_now_ms(c->w);
-	stats_observe_query(c->w, now - c->query_start_ms);
+	stats_observe_query(c->w, STATS_PROTO_MY, now - c->query_start_ms);
 	c->last_activity_ms = now;
 	if (!(ms->status & SERVER_STATUS_IN_TRANS))
-		c->w->counters.transactions++;
+		c->w->counters[STATS_PROTO_MY].transactions++;
 	my_cmd_clear(cur);
 	if (!(ms->status & SERVER_STATUS_IN_TRANS) && c->route) {
 		if (c->hold_diag || c->pool_mode == CFG_POOL_SESSION) {

@@ -165,18 +165,18 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	bufferevent_disable(c->bev, EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ);
 	timer_start(c, login_timeout(c));
-	stats_watch_client(w, c->bev);
+	stats_watch_client(w, STATS_PROTO_PG, c->bev);
 	c->connected_ms = worker_now_ms(w);
-	w->counters.clients_accepted++;
+	w->counters[STATS_PROTO_PG].clients_accepted++;
 
 	int limit = c->cfg->global.max_client_conn;
 	if (atomic_load(&px->n_clients) > limit) {
-		w->counters.clients_refused++;
+		w->counters[STATS_PROTO_PG].clients_refused++;
 		pg_client_close(c, "53300", "too many clients: max_client_conn (%d) reached", limit);
 		return;
 	}
 	if (atomic_load(&px->shutting_down)) {
-		w->counters.clients_refused++;
+		w->counters[STATS_PROTO_PG].clients_refused++;
 		pg_client_close(c, "57P01", "the proxy is shutting down");
 		return;
 	}
@@ -193,7 +193,7 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (sqlstate) {
-		stats_client_error(c->w, sqlstate);
+		stats_client_error(c->w, STATS_PROTO_PG, sqlstate);
 		log_info("client %u (%s user=%s db=%s): closing: %s (%s)", c->id, c->addr,
 			 c->user ? c->user : "-", c->database ? c->database : "-", msg, sqlstate);
 	} else {
@@ -432,7 +432,7 @@ static void start_client_tls(struct pg_client *c)
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	stats_watch_client(w, c->bev);
+	stats_watch_client(w, STATS_PROTO_PG, c->bev);
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
 	pg_relay_set_watermarks(c->bev);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -848,7 +848,7 @@ static void on_server(struct pool_waiter *wt, struct server *s)
 {
 	struct pg_client *c = container_of(wt, struct pg_client, waiter);
 	evtimer_del(c->timer);
-	stats_observe_wait(c->w, worker_now_ms(c->w) - c->wait_start_ms);
+	stats_observe_wait(c->w, STATS_PROTO_PG, worker_now_ms(c->w) - c->wait_start_ms);
 	c->server = s;
 	server_link(s, c, &pg_relay_link_ops);
 	struct cancel_target t = { .addr = s->pool->addr, .pid = s->backend_pid, .key = s->backend_key };

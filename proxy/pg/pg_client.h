@@ -185,7 +185,7 @@ static inline void pg_client_request_begins(struct pg_client *c, int64_t now)
 static inline void pg_client_request_ends(struct pg_client *c, int64_t now)
 {
 	if (c->outstanding > 0 && --c->outstanding == 0)
-		stats_observe_query(c->w, now - c->query_start_ms);
+		stats_observe_query(c->w, STATS_PROTO_PG, now - c->query_start_ms);
 	c->last_activity_ms = now;
 }
 

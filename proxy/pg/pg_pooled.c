@@ -387,7 +387,7 @@ static bool client_query(struct pg_client *c, size_t total)
 			return false;
 		}
 		c->pinned = true;
-		c->w->counters.pins++;
+		c->w->counters[STATS_PROTO_PG].pins++;
 		log_debug("client %u: pinned to server %llu: %s", c->id,
 			  (unsigned long long)c->server->id, sc.pin_reason);
 	}
@@ -439,7 +439,7 @@ void pg_pooled_c2s(struct pg_client *c)
 											 : PGC_HEADER_LEN + SCAN_PREFIX))
 				return;
 			c->queries++;
-			c->w->counters.queries++;
+			c->w->counters[STATS_PROTO_PG].queries++;
 			if (!client_query(c, total))
 				continue;
 			kind = PG_OP_QUERY;
@@ -642,7 +642,7 @@ void pg_pooled_s2c(struct pg_client *c)
 				pg_opq_pop(&c->opq);
 			pg_client_request_ends(c, worker_now_ms(c->w));
 			if (status == 'I')
-				c->w->counters.transactions++;
+				c->w->counters[STATS_PROTO_PG].transactions++;
 			evbuffer_remove_buffer(in, out, total);
 			flush_fakes(c);
 			if (status != 'I' && c->pool_mode == CFG_POOL_STATEMENT && c->outstanding == 0) {

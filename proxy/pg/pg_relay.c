@@ -302,7 +302,7 @@ void pg_relay_c2s(struct pg_client *c)
 							       ? (size_t)h.len + 1 : PGC_HEADER_LEN + QS_TEXT_MAX))
 				return;
 			c->queries++;
-			c->w->counters.queries++;
+			c->w->counters[STATS_PROTO_PG].queries++;
 			pg_client_request_begins(c, worker_now_ms(c->w));
 			qs_session_query(c, in, (size_t)h.len + 1);
 			break;
@@ -438,7 +438,7 @@ static void relay_s2c(struct pg_client *c)
 		pg_client_request_ends(c, worker_now_ms(c->w));
 		evbuffer_remove_buffer(in, out, total);
 		if (status == 'I')
-			c->w->counters.transactions++;
+			c->w->counters[STATS_PROTO_PG].transactions++;
 	}
 }
 

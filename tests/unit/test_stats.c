@@ -77,7 +77,7 @@ static void test_escapers(void **state)
 
 static struct stats_pool_row pool_row = {
 	.cluster = "app", .node = "10.0.0.1:5432", .role = "primary", .database = "appdb", .user = "u\"1",
-	.size = 20, .pending = 1, .idle = 3, .active = 2, .waiting = 4, .opened = 9, .failed = 2,
+	.protocol = "postgres", .size = 20, .pending = 1, .idle = 3, .active = 2, .waiting = 4, .opened = 9, .failed = 2,
 	.last_error = "connection refused <x>",
 };
 static struct stats_node_row node_row = {
@@ -102,17 +102,28 @@ static void make_view(struct stats_view *v)
 	v->last_reload_ms = 1699999999000;
 	v->last_reload_ok = false;
 	v->max_client_conn = 100;
-	v->clients_total = 7;
-	v->clients[STATS_CL_ACTIVE] = 2;
-	v->clients[STATS_CL_IDLE] = 5;
-	v->t.queries = 1000;
-	v->t.transactions = 400;
-	v->t.clients_accepted = 50;
-	v->t.c.bytes_in = 12345;
-	v->t.c.errors[STATS_ERR_AUTH] = 3;
-	stats_hist_observe(&v->t.c.query_time, 0);
-	stats_hist_observe(&v->t.c.query_time, 30);
-	stats_hist_observe(&v->t.c.query_time, 99999);
+	v->clients_total = 10;
+	struct stats_proto_view *pg = &v->proto[STATS_PROTO_PG], *my = &v->proto[STATS_PROTO_MY];
+	pg->clients[STATS_CL_ACTIVE] = 2;
+	pg->clients[STATS_CL_IDLE] = 5;
+	pg->t.queries = 1000;
+	pg->t.transactions = 400;
+	pg->t.clients_accepted = 50;
+	pg->t.c.bytes_in = 12345;
+	pg->t.c.errors[STATS_ERR_AUTH] = 3;
+	stats_hist_observe(&pg->t.c.query_time, 0);
+	stats_hist_observe(&pg->t.c.query_time, 30);
+	stats_hist_observe(&pg->t.c.query_time, 99999);
+	my->clients[STATS_CL_ACTIVE] = 1;
+	my->clients[STATS_CL_WAITING] = 2;
+	my->t.queries = 77;
+	my->t.transactions = 70;
+	my->t.clients_accepted = 4;
+	my->t.login_failures = 1;
+	my->t.c.errors[STATS_ERR_AUTH] = 1;
+	stats_hist_observe(&my->t.c.query_time, 2);
+	stats_hist_observe(&my->t.c.wait_time, 7);
+	stats_view_sum_protocols(v);
 	v->qps = 12.25;
 	v->pools = &pool_row;
 	v->n_pools = 1;
@@ -150,6 +161,19 @@ static void test_prometheus(void **state)
 	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_bucket{protocol=\"postgres\",le=\"+Inf\"} 3\n"));
 	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_count{protocol=\"postgres\"} 3\n"));
 	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_sum{protocol=\"postgres\"} 100.029\n"));
+	/* the same families for mysql */
+	assert_non_null(strstr(s, "\nswitchyard_queries_total{protocol=\"mysql\"} 77\n"));
+	assert_non_null(strstr(s, "\nswitchyard_transactions_total{protocol=\"mysql\"} 70\n"));
+	assert_non_null(strstr(s, "\nswitchyard_login_failures_total{protocol=\"mysql\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_client_connections{protocol=\"mysql\",state=\"waiting\"} 2\n"));
+	assert_non_null(strstr(s, "\nswitchyard_errors_total{protocol=\"mysql\",class=\"28\",name=\"invalid_authorization\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_bucket{protocol=\"mysql\",le=\"0.0025\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_query_duration_seconds_count{protocol=\"mysql\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_wait_duration_seconds_count{protocol=\"mysql\"} 1\n"));
+	assert_non_null(strstr(s, "\nswitchyard_wait_duration_seconds_count{protocol=\"postgres\"} 0\n"));
+	assert_non_null(strstr(s, "\nswitchyard_server_connects_total{protocol=\"mysql\"} 0\n"));
+	/* each family is declared once, its samples follow it */
+	assert_null(strstr(strstr(s, "# TYPE switchyard_queries_total ") + 1, "# TYPE switchyard_queries_total "));
 	/* pool labels, escaped */
 	assert_non_null(strstr(s, "\nswitchyard_server_connections{cluster=\"app\",node=\"10.0.0.1:5432\",role=\"primary\","
 				  "database=\"appdb\",user=\"u\\\"1\",protocol=\"postgres\",state=\"active\"} 2\n"));
@@ -191,9 +215,15 @@ static void test_json(void **state)
 	stats_render_json(&v, &b);
 	const char *s = text(&b);
 	assert_int_equal(s[0], '{');
-	assert_non_null(strstr(s, "\"queries_total\":1000,"));
+	assert_non_null(strstr(s, "\"queries_total\":1077,")); /* all protocols */
+	assert_non_null(strstr(s, "\"protocols\":{\"postgres\":{\"clients\":{\"login\":0,\"waiting\":0,\"active\":2,"));
+	assert_non_null(strstr(s, "\"queries_total\":1000,\"transactions_total\":400,"));
+	assert_non_null(strstr(s, "\"mysql\":{\"clients\":{\"login\":0,\"waiting\":2,\"active\":1,"));
+	assert_non_null(strstr(s, "\"queries_total\":77,\"transactions_total\":70,"));
+	assert_non_null(strstr(s, "\"protocol\":\"postgres\",\"size\":20,"));
 	assert_non_null(strstr(s, "\"version\":\"9.9.9\""));
 	assert_non_null(strstr(s, "\"user\":\"u\\\"1\""));
+	assert_non_null(strstr(s, "\"errors\":{\"08\":0,\"28\":4,")); /* all protocols */
 	assert_non_null(strstr(s, "\"errors\":{\"08\":0,\"28\":3,"));
 	assert_non_null(strstr(s, "\"+Inf\":3},\"count\":3,"));
 	assert_non_null(strstr(s, "\"nodes\":[{\"cluster\":\"app\",\"node\":\"10.0.0.1:5432\",\"role\":\"primary\""));
@@ -233,6 +263,8 @@ static void test_html(void **state)
 	assert_non_null(strstr(s, "<!DOCTYPE html>"));
 	assert_non_null(strstr(s, "<meta http-equiv=\"refresh\" content=\"5\">"));
 	assert_non_null(strstr(s, "<table id=\"nodes\">"));
+	assert_non_null(strstr(s, "<table id=\"protocols\">"));
+	assert_non_null(strstr(s, "<tr><td>mysql</td><td class=\"n\">3</td><td class=\"n\">1</td><td class=\"n\">2</td>"));
 	assert_non_null(strstr(s, "<td class=\"primary\">primary</td><td class=\"up\">up</td>"));
 	assert_non_null(strstr(s, "connection refused &lt;x&gt;"));
 	assert_non_null(strstr(s, "reload refused: &lt;bad&gt;"));
