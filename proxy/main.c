@@ -297,6 +297,11 @@ int main(int argc, char **argv)
 	event_free(hup);
 	event_free(term);
 	event_free(intr);
+	/* event_free() put back the dispositions from before event_add()
+	 * (SIG_DFL): keep ignoring them until the process has exited (a
+	 * sanitizer build's exit, with its leak check, takes a while). */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	event_free(m.shutdown_timer);
 	event_base_free(m.base);
 	if (c->global.pidfile)

@@ -125,9 +125,13 @@ assert_eq "1" "$(metric "$m5" 'switchyard_config_reloads_total{result="ok"}')" "
 assert_contains "$(curl -s -u admin:s3cret "$URL/")" "reload done" "the page lists the reload event"
 
 # /health turns 503 while draining.
-PGPASSWORD=app timeout 20 psql -X -h 127.0.0.1 -p "$PROXY_PORT" -U app -d app -c "select pg_sleep(3)" >/dev/null 2>&1 &
+PGPASSWORD=app timeout 20 psql -X -h 127.0.0.1 -p "$PROXY_PORT" -U app -d app -c "select pg_sleep(4)" >/dev/null 2>&1 &
 hold=$!
-sleep 0.7
+# Wait until the holding session is in its query (a loaded machine may take a while to log it in).
+for i in $(seq 1 100); do
+	[ "$(metric "$(curl -s -u admin:s3cret "$URL/metrics")" 'switchyard_client_connections{protocol="postgres",state="active"}')" = 1 ] && break
+	sleep 0.1
+done
 kill -TERM "$PROXY_PID"
 sleep 0.3
 code=$(curl -s -o "$SY_TMP/health.txt" -w '%{http_code}' "$URL/health" || true)
