@@ -632,6 +632,45 @@ static void td(struct buf *b, const char *cls, const char *text)
 
 static void tdi(struct buf *b, long long v) { putf(b, "<td class=\"n\">%lld</td>", v); }
 
+/* Failover per cluster (docs/failover.md); clusters with it off and never
+ * failed over are left out. */
+static void html_failovers(struct buf *b, const struct stats_view *v)
+{
+	bool any = false;
+	for (size_t i = 0; i < v->n_failovers; i++) {
+		const struct health_failover_info *f = &v->failovers[i];
+		if (f->mode == CFG_FAILOVER_OFF && f->failovers_total + f->failures_total == 0)
+			continue;
+		if (!any)
+			puts_(b, "<h2>Failover</h2><div class=\"scroll\"><table id=\"failovers\"><thead><tr>"
+				 "<th>cluster</th><th>mode</th><th>state</th><th>primary</th><th>failovers</th>"
+				 "<th>failed</th><th>last</th><th>duration ms</th><th>old primary</th>"
+				 "<th>new primary</th><th>result</th></tr></thead><tbody>");
+		any = true;
+		char t[64] = "-";
+		if (f->last_ms > 0)
+			fmt_time(f->last_ms, t, sizeof(t));
+		puts_(b, "<tr>");
+		td(b, NULL, f->cluster);
+		td(b, NULL, cfg_failover_name(f->mode));
+		td(b, NULL, f->state);
+		td(b, "primary", f->primary[0] ? f->primary : "none");
+		tdi(b, (long long)f->failovers_total);
+		tdi(b, (long long)f->failures_total);
+		td(b, NULL, t);
+		if (f->last_duration_ms >= 0)
+			tdi(b, (long long)f->last_duration_ms);
+		else
+			td(b, NULL, "-");
+		td(b, NULL, f->old_primary);
+		td(b, NULL, f->new_primary);
+		td(b, NULL, f->result);
+		puts_(b, "</tr>");
+	}
+	if (any)
+		puts_(b, "</tbody></table></div>\n");
+}
+
 static const char page_css[] =
 	"body{font:14px/1.4 -apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;background:#f4f5f7;color:#222}"
 	"header{background:#1f3a5f;color:#fff;padding:10px 16px}header h1{font-size:18px;margin:0}"
@@ -759,6 +798,7 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 		puts_(b, "</tr>");
 	}
 	puts_(b, "</tbody></table></div>\n");
+	html_failovers(b, v);
 
 	puts_(b, "<h2>Pools</h2><div class=\"scroll\"><table id=\"pools\"><thead><tr>"
 		 "<th>cluster</th><th>node</th><th>database</th><th>user</th><th>size</th><th>active</th>"
