@@ -417,6 +417,7 @@ static size_t show_config(const struct cfg *c, const struct admin_sink *k)
 	cfg_row(k, &n, sy, "log_format", "%s", cfg_log_format_name(g->log_format));
 	cfg_row(k, &n, sy, "stats_listen", "%s", g->stats_listen.text);
 	cfg_row(k, &n, sy, "stats_auth", "%s", g->stats_auth ? "(set)" : "");
+	cfg_row(k, &n, sy, "stats_tls_cert_file", "%s", g->stats_tls_cert_file ? g->stats_tls_cert_file : "");
 	char list[192] = "";
 	for (size_t i = 0; i < g->admin_users.n; i++) {
 		size_t l = strlen(list);

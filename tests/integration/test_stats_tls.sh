@@ -13,7 +13,7 @@ ASSERT_CONTINUE=1
 
 cfg=$SY_TMP/switchyard.ini
 write_config "$cfg" workers=2 "global.stats_tls_cert_file=$TLS_CERT" "global.stats_tls_key_file=$TLS_KEY" \
-	global.stats_auth=admin:s3cret
+	global.stats_auth=admin:s3cret global.admin_users=admin user.app.password=app user.admin.password=adminpw
 start_proxy "$cfg"
 SPORT=$STATS_PORT # write_config below picks new ports
 HTTPS=https://127.0.0.1:$SPORT
@@ -36,6 +36,8 @@ assert_eq 0 "$rc" "/stats.json over https parses"
 v=$(curl -sv --max-time 10 --cacert "$TLS_CA" -o /dev/null "$HTTPS/health" 2>&1 || true)
 assert_match "$v" "SSL connection using TLSv1\.[23]" "curl reports a TLS 1.2+ connection"
 assert_contains "$(log_since_mark)" "stats port on https://127.0.0.1:$SPORT" "the log says https"
+out=$(PGUSER=admin PGPASSWORD=adminpw PGDATABASE=switchyard pg_proxy -c "SHOW CONFIG" 2>&1) || true
+assert_contains "$out" "switchyard|stats_tls_cert_file|$TLS_CERT" "admin SHOW CONFIG lists stats_tls_cert_file"
 
 rc=0
 out=$(curl -sS --max-time 10 "$HTTP/health" 2>&1) || rc=$?
