@@ -291,6 +291,7 @@ struct server *my_server_connect(struct pool *p)
 			     strerror(errno));
 		return NULL;
 	}
+	pg_io_direct_reads(s->bev); /* connect re-created the read event */
 	log_debug("server %llu: connecting to %s (mysql)", (unsigned long long)s->id, p->addr.text);
 	return s;
 }
@@ -729,6 +730,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 				setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			}
 			server_set_state(s, SV_LOGIN); /* the server speaks first */
+			/* Its greeting may already be in (read before this event
+			 * was delivered): take it now, no more bytes will come. */
+			if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+				handle_login(s);
 		} else if (s->state == SV_TLS_HANDSHAKE) {
 			server_set_state(s, SV_LOGIN);
 			send_response(s, 2);

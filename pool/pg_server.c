@@ -236,6 +236,7 @@ struct server *server_connect(struct pool *p)
 		pool_server_failed(p, s, "08006", msg);
 		return NULL;
 	}
+	pg_io_direct_reads(s->bev); /* connect re-created the read event */
 	log_debug("server %llu: connecting to %s", (unsigned long long)s->id, p->addr.text);
 	return s;
 }

@@ -191,6 +191,7 @@ void my_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	bufferevent_setwatermark(c->bev, EV_READ, 0, MY_RELAY_HIGH);
 	bufferevent_setwatermark(c->bev, EV_WRITE, MY_RELAY_LOW, 0);
 	bufferevent_disable(c->bev, EV_WRITE);
+	pg_io_direct_reads(c->bev);
 	bufferevent_enable(c->bev, EV_READ);
 	timer_start(c, login_timeout(c));
 	stats_watch_client(w, STATS_PROTO_MY, c->bev);

@@ -4,6 +4,9 @@
 #include <event2/buffer.h>
 #include <errno.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
+#include <stdint.h>
+#include <unistd.h>
 #include <event2/event.h>
 
 ssize_t pg_evbuf_peek_header(struct evbuffer *in, const struct pgc_limits *lim,
@@ -86,4 +89,76 @@ void pg_io_drained(struct bufferevent *bev, bool tls)
 	 * by pg_io_flush for a full socket and goes off once it is empty. */
 	if (!tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		bufferevent_disable(bev, EV_WRITE);
+}
+
+#define DIRECT_READ_MAX 65536
+
+/* One read buffer per thread: the bytes are copied into the input evbuffer
+ * (which allocates a chain for just that much), so an idle connection
+ * keeps no read buffer of its own. */
+static _Thread_local uint8_t direct_read_buf[DIRECT_READ_MAX];
+
+static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bufferevent *bev = arg;
+	if (what & EV_TIMEOUT && !(what & EV_READ)) {
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_trigger_event(bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
+		return;
+	}
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t want = DIRECT_READ_MAX, high = 0;
+	bufferevent_getwatermark(bev, EV_READ, NULL, &high);
+	if (high > 0) {
+		size_t have = evbuffer_get_length(in);
+		if (have >= high)
+			return; /* the input's watermark callback suspends reading */
+		if (high - have < want)
+			want = high - have;
+	}
+	ssize_t n = read(fd, direct_read_buf, want);
+	if (n > 0) {
+		/* The end of a bufferevent's input is frozen so that only the
+		 * bufferevent adds to it; thaw it for this, as libevent does. */
+		evbuffer_unfreeze(in, 0);
+		int r = evbuffer_add(in, direct_read_buf, (size_t)n);
+		evbuffer_freeze(in, 0);
+		if (r < 0) {
+			bufferevent_disable(bev, EV_READ);
+			bufferevent_trigger_event(bev, BEV_EVENT_READING | BEV_EVENT_ERROR, 0);
+			return;
+		}
+		bufferevent_trigger(bev, EV_READ, 0);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	short ev = BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_trigger_event(bev, ev, 0);
+}
+
+void pg_io_direct_reads(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd < 0)
+		return;
+	/* The event belongs to the bufferevent (event2/bufferevent_struct.h):
+	 * it stays the one that bufferevent_enable/disable add and delete;
+	 * only its callback changes. A pending event must not be re-assigned. */
+	struct event *ev = &bev->ev_read;
+	bool pending = event_pending(ev, EV_READ, NULL);
+	if (pending)
+		event_del(ev);
+	event_assign(ev, bufferevent_get_base(bev), fd, EV_READ | EV_PERSIST | EV_FINALIZE,
+		     direct_read_cb, bev);
+	if (pending)
+		event_add(ev, NULL);
+	/* libevent runs the events of a descriptor newest first: re-add a
+	 * pending write event too, so that a connect's completion (reported
+	 * from the write event) still comes before the first read, as it did. */
+	if (pending && event_pending(&bev->ev_write, EV_WRITE, NULL)) {
+		event_del(&bev->ev_write);
+		event_add(&bev->ev_write, NULL);
+	}
 }

@@ -54,4 +54,20 @@ void pg_io_flush(struct bufferevent *bev);
 /* From a write callback in direct mode: disarm EV_WRITE once empty. */
 void pg_io_drained(struct bufferevent *bev, bool tls);
 
+/*
+ * Direct reads. libevent's socket bufferevents ask the kernel how much is
+ * readable (ioctl FIONREAD) before every read: one system call in three
+ * on the relay path. pg_io_direct_reads() points the bufferevent's read
+ * event at a callback that reads at once (up to the read high watermark,
+ * at most 64 KiB), then behaves as libevent's own: the read callback runs
+ * through bufferevent_trigger (low watermark honoured), EOF and errors
+ * reach the event callback, and the high watermark suspends reading
+ * through the input buffer's watermark callback as before. Enabling and
+ * disabling EV_READ, freeing and the output side are unchanged.
+ * Only for plain socket bufferevents with a descriptor (call it after
+ * bufferevent_socket_new with an fd, or after bufferevent_socket_connect,
+ * which re-creates the event); not for TLS ones.
+ */
+void pg_io_direct_reads(struct bufferevent *bev);
+
 #endif
