@@ -1,4 +1,5 @@
-/* cancel.c — the cancel-key registry: a mutex-guarded hash keyed by pid. */
+/* cancel.c — the cancel-key registry: a mutex-guarded hash keyed by pid,
+ * and the queue of cancel requests for the owning workers (cancel.h). */
 #include "proxy/cancel.h"
 
 #include <openssl/crypto.h>
@@ -9,8 +10,7 @@
 struct cancel_entry {
 	struct cancel_entry *next;
 	uint32_t pid, key;
-	bool has_target;
-	struct cancel_target target;
+	int worker;
 };
 
 void cancel_registry_init(struct cancel_registry *r)
@@ -50,7 +50,7 @@ static struct cancel_entry *find_locked(struct cancel_registry *r, uint32_t pid)
 	return NULL;
 }
 
-int cancel_register(struct cancel_registry *r, uint32_t *pid, uint32_t *key)
+int cancel_register(struct cancel_registry *r, int worker, uint32_t *pid, uint32_t *key)
 {
 	struct cancel_entry *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -59,6 +59,7 @@ int cancel_register(struct cancel_registry *r, uint32_t *pid, uint32_t *key)
 		free(e);
 		return -1;
 	}
+	e->worker = worker;
 	pthread_mutex_lock(&r->lock);
 	do {
 		e->pid = r->next_pid++;
@@ -72,18 +73,6 @@ int cancel_register(struct cancel_registry *r, uint32_t *pid, uint32_t *key)
 	*pid = e->pid;
 	*key = e->key;
 	return 0;
-}
-
-void cancel_set_target(struct cancel_registry *r, uint32_t pid, const struct cancel_target *t)
-{
-	pthread_mutex_lock(&r->lock);
-	struct cancel_entry *e = find_locked(r, pid);
-	if (e) {
-		e->has_target = t != NULL;
-		if (t)
-			e->target = *t;
-	}
-	pthread_mutex_unlock(&r->lock);
 }
 
 void cancel_unregister(struct cancel_registry *r, uint32_t pid)
@@ -100,15 +89,36 @@ void cancel_unregister(struct cancel_registry *r, uint32_t pid)
 	pthread_mutex_unlock(&r->lock);
 }
 
-bool cancel_lookup(struct cancel_registry *r, uint32_t pid, uint32_t key, struct cancel_target *out)
+int cancel_request(struct cancel_registry *r, uint32_t pid, uint32_t key)
 {
-	bool ok = false;
+	int worker = -1;
 	pthread_mutex_lock(&r->lock);
 	struct cancel_entry *e = find_locked(r, pid);
-	if (e && CRYPTO_memcmp(&e->key, &key, sizeof(key)) == 0 && e->has_target) {
-		*out = e->target;
-		ok = true;
+	if (e && CRYPTO_memcmp(&e->key, &key, sizeof(key)) == 0) {
+		if (r->n_pending < CANCEL_MAX_PENDING) {
+			r->pending[r->n_pending].pid = pid;
+			r->pending[r->n_pending].worker = e->worker;
+			r->n_pending++;
+			worker = e->worker;
+		} else {
+			worker = -2;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
-	return ok;
+	return worker;
+}
+
+int cancel_take(struct cancel_registry *r, int worker, uint32_t *pids, int max)
+{
+	int n = 0, keep = 0;
+	pthread_mutex_lock(&r->lock);
+	for (int i = 0; i < r->n_pending; i++) {
+		if (r->pending[i].worker == worker && n < max)
+			pids[n++] = r->pending[i].pid;
+		else
+			r->pending[keep++] = r->pending[i];
+	}
+	r->n_pending = keep;
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }

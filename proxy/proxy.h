@@ -63,6 +63,7 @@ enum worker_cmd {
 	WORKER_CMD_KILL = 'k',        /* close the clients queued in stats.kills (admin KILL) */
 	WORKER_CMD_RESUME = 'u',      /* admin RESUME: give held clients their server */
 	WORKER_CMD_MY_KILL = 'm',     /* run the MySQL KILLs queued in my_kills */
+	WORKER_CMD_PG_CANCEL = 'c',   /* run the PostgreSQL cancels queued for it (cancel.h) */
 };
 
 /* Per-worker counters: written by the worker thread only, without locks;

@@ -22,6 +22,7 @@
 #include "pool/pool.h"
 #include "proxy/listener.h"
 #include "proxy/mysql/my_client.h"
+#include "proxy/pg/pg_cancel.h"
 #include "proxy/pg/pg_client.h"
 #include "proxy/pg/pgc.h"
 #include "proxy/tls.h"
@@ -360,6 +361,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 				break;
 			case WORKER_CMD_MY_KILL:
 				my_kill_run(w);
+				break;
+			case WORKER_CMD_PG_CANCEL:
+				pg_cancel_run(w);
 				break;
 			default:
 				break;

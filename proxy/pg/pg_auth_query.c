@@ -156,9 +156,9 @@ static void aq_readable(void *link, struct server *s)
 		case 'E': {
 			struct pgc_error_fields ef;
 			if (pgc_parse_error(m.body, m.body_len, &ef) == 0)
-				snprintf(c->sync_error, sizeof(c->sync_error), "%s", ef.message);
+				pg_client_set_sync_error(c, ef.message);
 			else
-				snprintf(c->sync_error, sizeof(c->sync_error), "malformed error");
+				pg_client_set_sync_error(c, "malformed error");
 			break;
 		}
 		case 'Z': {
@@ -166,7 +166,7 @@ static void aq_readable(void *link, struct server *s)
 			evbuffer_drain(in, (size_t)r);
 			c->aq_server = NULL;
 			pool_release(s, true, false);
-			if (c->sync_error[0]) {
+			if (c->sync_error) {
 				log_error("auth_query failed: %s", c->sync_error);
 				pg_client_close(c, "08006", "auth_query failed: %s", c->sync_error);
 				return;

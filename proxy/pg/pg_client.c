@@ -56,6 +56,21 @@ static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const 
 
 const char *client_state_name(enum client_state st) { return client_state_names[st]; }
 
+/* When even the copy fails, this constant stands in for the message. */
+static char sync_error_oom[] = "(out of memory for the server's error message)";
+
+void pg_client_set_sync_error(struct pg_client *c, const char *msg)
+{
+	if (c->sync_error != sync_error_oom)
+		free(c->sync_error);
+	c->sync_error = NULL;
+	if (msg) {
+		c->sync_error = strdup(msg);
+		if (!c->sync_error)
+			c->sync_error = sync_error_oom;
+	}
+}
+
 void client_set_state(struct pg_client *c, enum client_state st)
 {
 	log_debug("client %u (%s): %s -> %s", c->id, c->addr, client_state_name(c->state),
@@ -159,6 +174,7 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 		pg_client_close(c, NULL, "out of memory");
 		return;
 	}
+	pg_io_direct_reads(c->bev);
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
 	pg_relay_set_watermarks(c->bev);
 	/* EV_WRITE (on by default in libevent) only when a write is partial. */
@@ -276,7 +292,11 @@ void pg_client_reap(struct list *dead)
 			pg_auth_clear(c->auth);
 			free(c->auth);
 		}
-		OPENSSL_cleanse(c->client_key, sizeof(c->client_key));
+		if (c->scram_keys) {
+			OPENSSL_cleanse(c->scram_keys, sizeof(*c->scram_keys));
+			free(c->scram_keys);
+		}
+		pg_client_set_sync_error(c, NULL);
 		pg_prepared_clear(&c->prepared);
 		pg_opq_free(&c->opq);
 		pg_route_free(c);
@@ -532,11 +552,11 @@ int pg_client_use_node(struct pg_client *c, int node_index)
 		cr.password = c->u->password;
 	if (!cr.password && c->u->secret_kind == CFG_SECRET_MD5)
 		cr.md5_stored = c->u->password;
-	if (!cr.password && c->have_client_key) {
+	if (!cr.password && c->scram_keys) {
 		cr.has_client_key = true;
-		memcpy(cr.client_key, c->client_key, sizeof(cr.client_key));
+		memcpy(cr.client_key, c->scram_keys->client_key, sizeof(cr.client_key));
 		cr.has_server_key = true;
-		memcpy(cr.server_key, c->server_key, sizeof(cr.server_key));
+		memcpy(cr.server_key, c->scram_keys->server_key, sizeof(cr.server_key));
 	}
 	/* Refresh: the config may have changed, or the key just became known. */
 	if (cr.password || cr.md5_stored || cr.has_client_key)
@@ -547,10 +567,14 @@ int pg_client_use_node(struct pg_client *c, int node_index)
 static void auth_done(struct pg_client *c)
 {
 	if (c->auth) {
-		if (c->auth->have_client_key) {
-			c->have_client_key = true;
-			memcpy(c->client_key, c->auth->client_key, sizeof(c->client_key));
-			memcpy(c->server_key, c->auth->verifier.server_key, sizeof(c->server_key));
+		if (c->auth->have_client_key && !c->scram_keys) {
+			c->scram_keys = malloc(sizeof(*c->scram_keys));
+			if (!c->scram_keys) {
+				pg_client_close(c, "53200", "out of memory");
+				return;
+			}
+			memcpy(c->scram_keys->client_key, c->auth->client_key, 32);
+			memcpy(c->scram_keys->server_key, c->auth->verifier.server_key, 32);
 		}
 		pg_auth_clear(c->auth);
 		free(c->auth);
@@ -573,7 +597,7 @@ static void auth_done(struct pg_client *c)
 		pg_client_close(c, "08006", "no server configured for database \"%s\"", c->database);
 		return;
 	}
-	if (cancel_register(&c->w->proxy->cancels, &c->cancel_pid, &c->cancel_key) < 0) {
+	if (cancel_register(&c->w->proxy->cancels, c->w->id, &c->cancel_pid, &c->cancel_key) < 0) {
 		pg_client_close(c, "53200", "out of memory");
 		return;
 	}
@@ -851,8 +875,6 @@ static void on_server(struct pool_waiter *wt, struct server *s)
 	stats_observe_wait(c->w, STATS_PROTO_PG, worker_now_ms(c->w) - c->wait_start_ms);
 	c->server = s;
 	server_link(s, c, &pg_relay_link_ops);
-	struct cancel_target t = { .addr = s->pool->addr, .pid = s->backend_pid, .key = s->backend_key };
-	cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, &t);
 	pg_relay_start_sync(c);
 }
 

@@ -55,6 +55,13 @@ struct client_param {
 	char *value;
 };
 
+/* The SCRAM keys of a verifier-only user, kept from its login to log in
+ * to servers as that user (heap: few clients need them). */
+struct pg_scram_keys {
+	uint8_t client_key[32];
+	uint8_t server_key[32];
+};
+
 struct pg_client {
 	struct list node;             /* on worker->clients */
 	struct list dead_node;        /* on worker->dead after close */
@@ -91,16 +98,14 @@ struct pg_client {
 	enum cfg_pool_mode pool_mode;
 	struct pg_auth *auth;         /* only while authenticating (it is large) */
 	/* Kept from a SCRAM login for verifier-only users (pool credentials). */
-	bool have_client_key;
-	uint8_t client_key[32];
-	uint8_t server_key[32];
+	struct pg_scram_keys *scram_keys; /* NULL unless such a login */
 	bool logged_in;               /* AuthenticationOk .. ReadyForQuery sent */
 
 	struct pool *pool;
 	struct pool_waiter waiter;
 	struct server *server;
 	int sync_pending;             /* ReadyForQuery expected for our SETs */
-	char sync_error[256];
+	char *sync_error;             /* the error our SETs (or auth_query) got; NULL: none */
 
 	/* Relay. */
 	size_t c2s_left;              /* bytes of a client message still to forward */
@@ -145,6 +150,10 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 
 void client_set_state(struct pg_client *c, enum client_state st);
+
+/* Record the error a server gave to the proxy's own statements (the
+ * parameter SETs of an attach, auth_query); NULL clears it. */
+void pg_client_set_sync_error(struct pg_client *c, const char *msg);
 
 /* Authenticate c->u (found in the config or by auth_query). */
 void pg_client_begin_auth(struct pg_client *c);

@@ -199,7 +199,7 @@ void pg_relay_start_sync(struct pg_client *c)
 	pgc_put_query(&m, (const char *)q.data);
 	buf_free(&q);
 	c->sync_pending = 1;
-	c->sync_error[0] = '\0';
+	pg_client_set_sync_error(c, NULL);
 	client_set_state(c, CL_SYNC);
 	if (pg_bev_send(s->bev, &m) < 0)
 		pg_client_close(c, "53200", "out of memory");
@@ -233,15 +233,14 @@ static void handle_sync_reply(struct pg_client *c)
 		} else if (m.type == 'E') {
 			struct pgc_error_fields ef;
 			if (pgc_parse_error(m.body, m.body_len, &ef) == 0) {
-				snprintf(c->sync_error, sizeof(c->sync_error), "%s", ef.message);
+				pg_client_set_sync_error(c, ef.message);
 				snprintf(sqlstate, sizeof(sqlstate), "%s", ef.code);
 			}
 		} else if (m.type == 'Z') {
 			s->tx_status = m.body_len ? (char)m.body[0] : 'I';
 			evbuffer_drain(in, (size_t)r);
-			if (c->sync_error[0]) {
+			if (c->sync_error) {
 				c->server = NULL;
-				cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, NULL);
 				pool_release(s, true, true);
 				pg_client_close(c, sqlstate[0] ? sqlstate : "22023", "%s", c->sync_error);
 				return;
@@ -258,7 +257,6 @@ static void detach(struct pg_client *c)
 {
 	struct server *s = c->server;
 	c->server = NULL;
-	cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, NULL);
 	client_set_state(c, CL_IDLE);
 	pool_release(s, true, false);
 }
@@ -474,7 +472,6 @@ static void link_failed(void *link, struct server *s, const char *why)
 {
 	struct pg_client *c = link;
 	c->server = NULL;
-	cancel_set_target(&c->w->proxy->cancels, c->cancel_pid, NULL);
 	pg_client_close(c, "08006", "server connection lost: %s", why);
 }
 
