@@ -258,6 +258,13 @@ static void start_promotion(struct fo_cluster *fc, int cand)
 		set_phase(fc, FO_COMMAND);
 		return;
 	}
+	if (atomic_load(&fc->ns[cand]->role) == NODE_ROLE_PRIMARY) {
+		/* Promoted already (by hand): promoting again would fail. */
+		log_info("failover: cluster %s: %s already reports itself primary: following it", fc->name,
+			 addr_of(fc, cand));
+		succeed(fc, cand);
+		return;
+	}
 	log_info("failover: cluster %s: promoting %s (most advanced healthy replica, at %s)", fc->name,
 		 addr_of(fc, cand), pos);
 	health_event("info", "failover of cluster %s: promoting %s (at %s)", fc->name, addr_of(fc, cand), pos);
