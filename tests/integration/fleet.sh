@@ -17,11 +17,13 @@
 #                                        its streaming replica (no slot) on RPORT (and a second
 #                                        one, node pg-replica2, on RPORT2), for tests that may
 #                                        kill a primary (failover)
-#   fleet.sh add-my-pair NAME PPORT RPORT DIR  the same for MariaDB (fresh servers,
-#                                        same users and database shop, GTID replica)
+#   fleet.sh add-my-pair NAME PPORT RPORT[,RPORT2] DIR  the same for MariaDB (fresh
+#                                        servers, same users and database shop, GTID replicas;
+#                                        node my-replica2 on RPORT2)
 #   fleet.sh pair-kill NAME NODE DIR / pair-start NAME NODE DIR
 #                                        NODE: pg-primary pg-replica pg-replica2 my-primary
-#                                        my-replica (SIGKILL / start again, keeping the data)
+#                                        my-replica my-replica2 (SIGKILL / start again, keeping
+#                                        the data)
 #   fleet.sh drop-pair NAME DIR          stop a pair (both kinds) and delete its data
 #
 # What runs (all on 127.0.0.1):
@@ -706,11 +708,12 @@ pair_my_sql() { # primary|replica SQL...
 	mariadb --no-defaults -S "$sock" -uroot -N -B "$@"
 }
 
-pair_my_start() { # primary|replica
+pair_my_start() { # primary|replica|replica2
 	local n=$1 port=${PAIR_PPORT:-} id=11 extra=()
-	local my=$FLEET_RUN/my base=$FLEET_RUN/my/pair_${PAIR}_$1
+	local base=$FLEET_RUN/my/pair_${PAIR}_$1
 	if [ -f "$base.port" ]; then port=$(cat "$base.port"); fi
 	[ "$n" = replica ] && id=12 extra=(--read-only=1)
+	[ "$n" = replica2 ] && id=13 extra=(--read-only=1)
 	if [ -f "$base.pid" ] && kill -0 "$(cat "$base.pid")" 2>/dev/null; then return 0; fi
 	mariadbd_launch "$base" "$port" "$id" --max-connections=200 --innodb-buffer-pool-size=32M \
 		--innodb-log-file-size=16M "${extra[@]}" && return 0
@@ -720,43 +723,55 @@ pair_my_start() { # primary|replica
 
 pair_my_add() {
 	pair_check
-	[[ "$PAIR_PPORT" =~ ^[0-9]+$ && "$PAIR_RPORT" =~ ^[0-9]+$ ]] || die "bad ports"
-	local my=$FLEET_RUN/my n pids=() rc=0
-	for n in primary replica; do
+	local r2port="" nodes="primary replica" n
+	if [[ "$PAIR_RPORT" == *,* ]]; then
+		r2port=${PAIR_RPORT#*,}
+		PAIR_RPORT=${PAIR_RPORT%%,*}
+		nodes="primary replica replica2"
+	fi
+	[[ "$PAIR_PPORT" =~ ^[0-9]+$ && "$PAIR_RPORT" =~ ^[0-9]+$ && "$r2port" =~ ^[0-9]*$ ]] || die "bad ports"
+	local my=$FLEET_RUN/my base=$FLEET_RUN/my/pair_${PAIR}_primary
+	for n in $nodes; do
 		[ -f "$my/pair_${PAIR}_$n.pid" ] && my_stop_pidfile "$my/pair_${PAIR}_$n.pid"
 		rm -rf "$my/pair_${PAIR}_$n" "$my/pair_${PAIR}_$n-tmp"
-		mkdir -p "$my/pair_${PAIR}_$n-tmp"
-		mariadb-install-db --no-defaults --user=root --datadir="$my/pair_${PAIR}_$n" --auth-root-authentication-method=socket \
-			--skip-test-db --tmpdir="$my/pair_${PAIR}_$n-tmp" >"$my/pair_${PAIR}_$n.install.log" 2>&1 &
-		pids+=($!)
 	done
-	for n in "${pids[@]}"; do wait "$n" || rc=1; done
-	[ "$rc" -eq 0 ] || die "mariadb-install-db for pair $PAIR failed (logs $my/pair_${PAIR}_*.install.log)"
+	# One bootstrap, copied before any server starts (a fresh data folder
+	# holds nothing that differs between servers; server ids are options).
+	mkdir -p "$base-tmp"
+	mariadb-install-db --no-defaults --user=root --datadir="$base" --auth-root-authentication-method=socket \
+		--skip-test-db --tmpdir="$base-tmp" >"$base.install.log" 2>&1 ||
+		die "mariadb-install-db for pair $PAIR failed (log $base.install.log)"
+	for n in $nodes; do
+		[ "$n" = primary ] || cp -a "$base" "$my/pair_${PAIR}_$n"
+	done
 	echo "$PAIR_PPORT" >"$my/pair_${PAIR}_primary.port"
 	echo "$PAIR_RPORT" >"$my/pair_${PAIR}_replica.port"
-	pair_my_start primary
-	pair_my_start replica
+	[ -n "$r2port" ] && echo "$r2port" >"$my/pair_${PAIR}_replica2.port"
+	for n in $nodes; do pair_my_start "$n"; done
 	my_users_sql | pair_my_sql primary
 	# GRANT ALL on *.* would include READ_ONLY ADMIN (10.11): app must not have it.
 	if pair_my_sql primary -e "SHOW PRIVILEGES" | grep -qi '^read_only admin'; then
 		pair_my_sql primary -e "REVOKE READ_ONLY ADMIN ON *.* FROM 'app'@'%'" 2>/dev/null || true
 	fi
-	pair_my_sql replica <<EOF2
+	local pos got
+	pos=$(pair_my_sql primary -e "SELECT @@gtid_binlog_pos")
+	for n in $nodes; do
+		[ "$n" = primary ] && continue
+		pair_my_sql "$n" <<EOF2
 CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PAIR_PPORT, MASTER_USER='repl',
   MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
 START SLAVE;
 EOF2
-	local pos got
-	pos=$(pair_my_sql primary -e "SELECT @@gtid_binlog_pos")
-	got=$(pair_my_sql replica -e "SELECT MASTER_GTID_WAIT('$pos', $START_TIMEOUT)")
-	[ "$got" = 0 ] || die "MariaDB pair $PAIR: the replica did not reach $pos"
-	say "mariadb pair $PAIR: primary 127.0.0.1:$PAIR_PPORT, replica 127.0.0.1:$PAIR_RPORT"
+		got=$(pair_my_sql "$n" -e "SELECT MASTER_GTID_WAIT('$pos', $START_TIMEOUT)")
+		[ "$got" = 0 ] || die "MariaDB pair $PAIR: $n did not reach $pos"
+	done
+	say "mariadb pair $PAIR: primary 127.0.0.1:$PAIR_PPORT, replicas 127.0.0.1:$PAIR_RPORT${r2port:+ 127.0.0.1:$r2port}"
 }
 
 pair_node() {
 	pair_check
 	local which=${NODE#*-}
-	[ "$which" = primary ] || [ "$which" = replica ] || [ "$NODE" = pg-replica2 ] || die "unknown node $NODE"
+	[ "$which" = primary ] || [ "$which" = replica ] || [ "$which" = replica2 ] || die "unknown node $NODE"
 	case "$NODE" in
 	pg-*)
 		local data=$FLEET_RUN/pg/pair_${PAIR}_$which

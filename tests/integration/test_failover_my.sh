@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Automatic failover (failover = auto) on a private MariaDB primary + GTID
-# replica (fleet.sh add-my-pair: the shared fleet is never touched). Writes
-# and reads flow through switchyard; the primary is killed (-9); a write
-# sent during the outage waits (failover_wait) and succeeds on the promoted
-# replica (STOP SLAVE; RESET SLAVE ALL; read_only = 0); rows written before
-# are there; switchyard_failovers_total is 1 and the duration gauge is set;
+# Automatic failover (failover = auto) on a private MariaDB primary + two
+# GTID replicas (fleet.sh add-my-pair: the shared fleet is never touched).
+# Writes and reads flow through switchyard; the primary is killed (-9); a
+# write sent during the outage waits (failover_wait) and succeeds on the
+# promoted replica (STOP SLAVE; RESET SLAVE ALL; read_only = 0); rows
+# written before are there; the other replica replicates from the new
+# primary (CHANGE MASTER TO ... MASTER_USE_GTID = slave_pos);
+# switchyard_failovers_total is 1 and the duration gauge is set;
 # /stats.json shows the failover; the old primary, restarted, is made
 # read_only = 1 and gets no traffic.
 . "$(dirname "$0")/lib.sh"
@@ -14,8 +16,10 @@ P_PORT=$(free_port)
 _PORTS_TAKEN+="$P_PORT "
 R_PORT=$(free_port)
 _PORTS_TAKEN+="$R_PORT "
+R2_PORT=$(free_port)
+_PORTS_TAKEN+="$R2_PORT "
 on_exit "'$FLEET_SH' drop-pair fomy '$FLEET_DIR' >/dev/null 2>&1"
-"$FLEET_SH" add-my-pair fomy "$P_PORT" "$R_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
+"$FLEET_SH" add-my-pair fomy "$P_PORT" "$R_PORT,$R2_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
 	_die "could not start the private pair: $(tail -n 5 "$SY_TMP/pair.log")"
 my_on() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$1" -u monitor -pmonitor -N -B "${@:2}"; }
 my_px() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$PROXY_PORT" -u app -papp -N -B shop "$@"; }
@@ -40,7 +44,7 @@ cluster = shop
 [cluster.shop]
 protocol = mysql
 primary = 127.0.0.1:$P_PORT
-replicas = 127.0.0.1:$R_PORT
+replicas = 127.0.0.1:$R_PORT, 127.0.0.1:$R2_PORT
 pool_mode = transaction
 pool_size = 5
 monitor_user = monitor
@@ -68,11 +72,13 @@ sql=""
 for i in $(seq 1 50); do sql+="INSERT INTO fo_t VALUES ($i, 'before');"; done
 # The same session reads its writes (read-your-writes is per connection).
 assert_eq 50 "$(my_px -e "${sql}SELECT count(*) FROM fo_t")" "reads through the proxy see the writes"
-for i in $(seq 1 50); do
-	[ "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
-	sleep 0.1
+for port in "$R_PORT" "$R2_PORT"; do
+	for i in $(seq 1 50); do
+		[ "$(my_on "$port" shop -e "SELECT count(*) FROM fo_t" 2>/dev/null)" = 50 ] && break
+		sleep 0.1
+	done
+	assert_eq 50 "$(my_on "$port" shop -e "SELECT count(*) FROM fo_t")" "replica $port has applied the rows"
 done
-assert_eq 50 "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t")" "the replica has applied the rows"
 for i in $(seq 1 50); do
 	[ "$(metric "switchyard_failovers_total$LBL")" = 0 ] && break
 	sleep 0.1
@@ -110,13 +116,28 @@ note "switchyard_last_failover_duration_seconds = $dur"
 assert_match "$dur" '^[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$' "the duration gauge is set"
 assert_eq 0 "$(my_on "$R_PORT" -e "SELECT @@read_only")" "the replica was promoted (read_only = 0)"
 assert_eq "" "$(my_on "$R_PORT" -e "SHOW SLAVE STATUS")" "and replicates from nobody"
-assert_eq 51 "$(my_px -e "SELECT count(*) FROM fo_t")" "rows from before the failure and the one during it are there"
+assert_eq 51 "$(my_on "$R_PORT" shop -e "SELECT count(*) FROM fo_t")" "rows from before the failure and the one during it are there"
+# The other replica follows the new primary (the tie went to the first in config order).
+st=""
+for i in $(seq 1 100); do
+	st=$(timeout 10 mariadb --no-defaults -h 127.0.0.1 -P "$R2_PORT" -u monitor -pmonitor -B -e "SHOW SLAVE STATUS\G" 2>/dev/null |
+		awk '$1 == "Master_Port:" || $1 == "Slave_IO_Running:" || $1 == "Slave_SQL_Running:" { printf "%s ", $2 }') || true
+	[ "$st" = "$R_PORT Yes Yes " ] && break
+	sleep 0.2
+done
+assert_eq "$R_PORT Yes Yes " "$st" "the other replica replicates from the new primary"
+for i in $(seq 1 50); do
+	[ "$(my_on "$R2_PORT" shop -e "SELECT count(*) FROM fo_t WHERE id = 1000" 2>/dev/null)" = 1 ] && break
+	sleep 0.1
+done
+assert_eq 1 "$(my_on "$R2_PORT" shop -e "SELECT count(*) FROM fo_t WHERE id = 1000")" "and has the write made during the outage"
 assert_eq during "$(my_on "$R_PORT" shop -e "SELECT v FROM fo_t WHERE id = 1000")" "the write went to the new primary"
 js=$(curl -s -f --max-time 5 "$URL/stats.json")
 fo=$("$PY" -c 'import json,sys; f=[x for x in json.loads(sys.argv[1])["failovers"] if x["cluster"]=="shop"][0]; print(f["failovers_total"], f["result"], f["new_primary"], f["old_primary"])' "$js")
 assert_eq "1 ok 127.0.0.1:$R_PORT 127.0.0.1:$P_PORT" "$fo" "/stats.json failovers"
 ev=$("$PY" -c 'import json,sys; print("\n".join(e["message"] for e in json.loads(sys.argv[1])["events"]))' "$js")
 assert_contains "$ev" "failover of cluster shop done" "the failover is on the events list"
+assert_contains "$ev" "replica 127.0.0.1:$R2_PORT now follows 127.0.0.1:$R_PORT" "so is the repointing"
 
 # The old primary comes back (as a primary: read_only = 0): fenced.
 "$FLEET_SH" pair-start fomy my-primary "$FLEET_DIR" >/dev/null 2>&1 || _die "could not restart the old primary"
