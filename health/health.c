@@ -57,6 +57,7 @@ struct hnode {
 	struct event *timer;          /* the next due step */
 	struct event *deadline;       /* connect / query timeout */
 	int64_t next_beat, next_pos;  /* monotonic ms */
+	int64_t beat_sent_us;         /* monotonic µs: the heartbeat query in flight was sent */
 };
 
 static struct {
@@ -90,6 +91,13 @@ int64_t health_wall_ms(void)
 }
 
 static int64_t mono_ms(void) { return health_mono_ms(); }
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 static int64_t wall_ms(void) { return health_wall_ms(); }
 
 static void arm(struct event *ev, int64_t ms)
@@ -130,6 +138,8 @@ static void beat_ok(struct hnode *h, const struct health_beat *b)
 {
 	struct node_state *n = &h->st;
 	int64_t now = mono_ms();
+	if (h->beat_sent_us > 0)
+		atomic_store(&n->beat_rtt_us, mono_us() - h->beat_sent_us);
 	if (health_apply(n, b, now))
 		log_info("health: node %s reports role %s", n->addr.text, health_role_name(b->role));
 	if (b->has_pos)
@@ -216,6 +226,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) { step(arg); }
 static void send_query(struct hnode *h, enum health_query q, enum hnode_step st)
 {
 	h->step = st;
+	h->beat_sent_us = st == STEP_BEAT ? mono_us() : 0;
 	if (probe_query(&h->probe, q, (enum node_role)atomic_load(&h->st.role)) < 0) {
 		h->step = STEP_NONE;
 		if (st == STEP_BEAT) {
@@ -341,6 +352,7 @@ static void add_node_locked(const struct cfg *c, enum cfg_protocol protocol, con
 		atomic_init(&h->st.up, true);
 		atomic_init(&h->st.role, NODE_ROLE_UNKNOWN);
 		atomic_init(&h->st.lag_ms, -1);
+		atomic_init(&h->st.beat_rtt_us, -1);
 		pthread_mutex_init(&h->st.mu, NULL);
 		struct hnode **tail = &g.nodes;
 		while (*tail)

@@ -42,6 +42,7 @@ struct node_state {
 	atomic_llong last_beat_ms;    /* wall clock (ms) of the last good beat; 0 none */
 	atomic_ullong beats_ok, beats_failed, position_reads;
 	atomic_int missed;            /* consecutive failed beats */
+	atomic_llong beat_rtt_us;     /* round trip of the last good beat (query sent -> answer parsed); -1 none */
 	atomic_int good;              /* consecutive good beats while down (up_after) */
 	atomic_bool fenced;           /* an old primary after a failover: no traffic at all */
 	pthread_mutex_t mu;           /* guards pos and last_error */

@@ -100,8 +100,8 @@ static size_t show_pools(const struct stats_view *v, const struct admin_sink *k)
 static size_t show_clients(const struct stats_view *v, const struct admin_sink *k)
 {
 	static const char *const cols[] = { "id", "worker", "addr", "user", "database", "state",
-					    "tls", "connect_time", "queries", "server_id" };
-	k->columns(k->arg, cols, 10);
+					    "tls", "connect_time", "queries", "server_id", "protocol" };
+	k->columns(k->arg, cols, 11);
 	struct row r = { .n = 0 };
 	char t[64];
 	for (size_t i = 0; i < v->n_client_rows; i++) {
@@ -120,6 +120,7 @@ static size_t show_clients(const struct stats_view *v, const struct admin_sink *
 			cell(&r, "%" PRIu64, c->server_id);
 		else
 			cell_s(&r, "");
+		cell_s(&r, stats_proto_name(c->protocol));
 		send_row(k, &r);
 	}
 	return v->n_client_rows;
@@ -157,8 +158,10 @@ static size_t show_nodes(const struct stats_view *v, const struct admin_sink *k)
 	static const char *const cols[] = { "cluster", "node", "role", "protocol", "state", "active", "idle",
 					    "connecting", "waiting", "health", "reported_role", "lag",
 					    "position", "last_beat_age_s", "heartbeats_ok",
-					    "heartbeats_failed", "position_reads", "last_error" };
-	k->columns(k->arg, cols, 18);
+					    "heartbeats_failed", "position_reads", "last_error",
+					    "consecutive_failures", "heartbeat_latency_ms", "lag_bytes",
+					    "wal_position_bytes" };
+	k->columns(k->arg, cols, 22);
 	struct row r = { .n = 0 };
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		const struct stats_node_row *n = &v->nodes[i];
@@ -184,6 +187,22 @@ static size_t show_nodes(const struct stats_view *v, const struct admin_sink *k)
 		cell(&r, "%" PRIu64, n->beats_failed);
 		cell(&r, "%" PRIu64, n->position_reads);
 		cell_s(&r, n->health_error);
+		if (n->probed)
+			cell(&r, "%d", n->consecutive_failures);
+		else
+			cell_s(&r, "");
+		if (n->probed && n->beat_rtt_us >= 0)
+			cell(&r, "%.3f", (double)n->beat_rtt_us / 1000.0);
+		else
+			cell_s(&r, "");
+		if (n->probed && n->has_lsn && n->lag_bytes >= 0)
+			cell(&r, "%" PRId64, n->lag_bytes);
+		else
+			cell_s(&r, "");
+		if (n->probed && n->has_lsn)
+			cell(&r, "%" PRIu64, n->lsn);
+		else
+			cell_s(&r, "");
 		send_row(k, &r);
 	}
 	return v->n_nodes;

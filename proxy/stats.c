@@ -273,7 +273,7 @@ void stats_publish(struct worker *w)
 			nsv += (size_t)(p->n_pending + p->n_idle + p->n_active);
 		}
 	}
-	size_t ncl = list_len(&w->clients);
+	size_t ncl = list_len(&w->clients) + list_len(&w->my_clients);
 	s->pools = calloc(np ? np : 1, sizeof(*s->pools));
 	s->server_rows = calloc(nsv ? (nsv < STATS_MAX_ROWS ? nsv : STATS_MAX_ROWS) : 1, sizeof(*s->server_rows));
 	s->client_rows = calloc(ncl ? (ncl < STATS_MAX_ROWS ? ncl : STATS_MAX_ROWS) : 1, sizeof(*s->client_rows));
@@ -326,11 +326,27 @@ void stats_publish(struct worker *w)
 		r->connected_ms = c->connected_ms;
 		r->queries = c->queries;
 		r->server_id = c->server ? c->server->id : 0;
+		r->protocol = STATS_PROTO_PG;
 	}
 
 	for (struct list *n = w->my_clients.next; n != &w->my_clients; n = n->next) {
 		const struct my_client *c = container_of(n, struct my_client, node);
 		s->clients[STATS_PROTO_MY][my_client_kind(c)]++;
+		if (s->n_client_rows >= STATS_MAX_ROWS)
+			continue;
+		/* The id is the MySQL connection id (KILL and admin KILL take it). */
+		struct stats_client_row *r = &s->client_rows[s->n_client_rows++];
+		r->id = c->id;
+		r->worker = w->id;
+		copy_str(r->addr, sizeof(r->addr), c->addr);
+		copy_str(r->user, sizeof(r->user), c->user);
+		copy_str(r->database, sizeof(r->database), c->schema);
+		copy_str(r->state, sizeof(r->state), my_client_state_name(c->state));
+		r->tls = c->tls_on;
+		r->connected_ms = c->connected_ms;
+		r->queries = c->queries;
+		r->server_id = c->server ? c->server->id : 0;
+		r->protocol = STATS_PROTO_MY;
 	}
 
 	struct query_stats *qs = &w->stats.qs;
@@ -597,13 +613,32 @@ static void add_health(struct stats_node_row *r, struct node_state *n)
 	r->beats_ok = atomic_load(&n->beats_ok);
 	r->beats_failed = atomic_load(&n->beats_failed);
 	r->position_reads = atomic_load(&n->position_reads);
+	r->consecutive_failures = atomic_load(&n->missed);
+	r->beat_rtt_us = atomic_load(&n->beat_rtt_us);
 	struct position pos;
 	health_node_position(n, &pos, NULL);
 	if (pos.kind != POS_NONE)
 		pos_format(&pos, r->position, sizeof(r->position));
+	r->has_lsn = pos.kind == POS_LSN;
+	r->lsn = pos.lsn;
 	pthread_mutex_lock(&n->mu);
 	copy_str(r->health_error, sizeof(r->health_error), n->last_error);
 	pthread_mutex_unlock(&n->mu);
+}
+
+/* PostgreSQL lag in bytes for the `n` rows of one cluster: the WAL
+ * position of the node taking writes (reporting itself primary) minus
+ * each node's (0 for that node itself); -1 when either is unknown.
+ * MariaDB/MySQL positions are GTIDs: no byte distance, left -1. */
+static void lag_bytes(struct stats_node_row *rows, size_t n, int pri)
+{
+	for (size_t j = 0; j < n; j++)
+		rows[j].lag_bytes = -1;
+	if (pri < 0 || (size_t)pri >= n || !rows[pri].has_lsn || strcmp(rows[pri].reported_role, "primary") != 0)
+		return;
+	for (size_t j = 0; j < n; j++)
+		if (rows[j].has_lsn)
+			rows[j].lag_bytes = rows[pri].lsn > rows[j].lsn ? (int64_t)(rows[pri].lsn - rows[j].lsn) : 0;
 }
 
 static void add_nodes(struct stats_view *v, const struct cfg *cfg)
@@ -616,6 +651,7 @@ static void add_nodes(struct stats_view *v, const struct cfg *cfg)
 		return;
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		const struct cfg_cluster *cl = &cfg->clusters[i];
+		struct stats_node_row *first = &v->nodes[v->n_nodes];
 		for (size_t j = 0; j < cl->n_nodes; j++) {
 			struct stats_node_row *r = &v->nodes[v->n_nodes++];
 			copy_str(r->cluster, sizeof(r->cluster), cl->name);
@@ -651,6 +687,7 @@ static void add_nodes(struct stats_view *v, const struct cfg *cfg)
 			else if (pri >= 0)
 				copy_str(r->role, sizeof(r->role), (size_t)pri == j ? "primary" : "replica");
 		}
+		lag_bytes(first, cl->n_nodes, cl->protocol == CFG_PROTO_POSTGRES ? health_primary_of(cl) : -1);
 	}
 }
 

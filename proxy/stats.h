@@ -129,6 +129,7 @@ struct stats_client_row {
 	int64_t connected_ms;         /* wall clock */
 	uint64_t queries;
 	uint64_t server_id;           /* 0: none */
+	enum stats_proto protocol;    /* the client's */
 };
 
 struct stats_server_row {
@@ -213,6 +214,11 @@ struct stats_node_row {
 	int64_t last_beat_ms;         /* wall clock of the last good beat; 0 none */
 	uint64_t beats_ok, beats_failed, position_reads;
 	char health_error[200];       /* the last heartbeat / position error */
+	int consecutive_failures;     /* failed beats in a row (node_state.missed) */
+	int64_t beat_rtt_us;          /* round trip of the last good beat; -1 none */
+	bool has_lsn;                 /* PostgreSQL: the WAL position is known */
+	uint64_t lsn;                 /* replayed (replica) / current (primary) WAL LSN */
+	int64_t lag_bytes;            /* PostgreSQL: the primary's LSN - this node's; -1 unknown */
 };
 
 /* A [route.*] rule of the current configuration and its hits. */

@@ -278,6 +278,28 @@ static void node_health_metrics(struct buf *b, const struct stats_view *v)
 		if (v->nodes[i].probed)
 			sample(b, "switchyard_node_position_reads_total", (double)v->nodes[i].position_reads,
 			       NODE_LABELS(&v->nodes[i]), NULL);
+	head(b, "switchyard_node_consecutive_failures", "gauge", "Heartbeats of the node that failed in a row (0 after a good one).");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed)
+			sample(b, "switchyard_node_consecutive_failures", v->nodes[i].consecutive_failures,
+			       NODE_LABELS(&v->nodes[i]), NULL);
+	head(b, "switchyard_node_heartbeat_latency_seconds", "gauge",
+	     "Round trip of the node's last good heartbeat query, measured by the health thread (NaN: none yet).");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed)
+			sample(b, "switchyard_node_heartbeat_latency_seconds",
+			       v->nodes[i].beat_rtt_us >= 0 ? (double)v->nodes[i].beat_rtt_us / 1e6 : NAN,
+			       NODE_LABELS(&v->nodes[i]), NULL);
+	head(b, "switchyard_node_lag_bytes", "gauge",
+	     "PostgreSQL: WAL bytes the node is behind the primary (primary's current LSN - the node's replayed LSN; 0 on the primary). No series for MySQL/MariaDB (GTIDs have no byte distance) or when a position is unknown.");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed && v->nodes[i].has_lsn && v->nodes[i].lag_bytes >= 0)
+			sample(b, "switchyard_node_lag_bytes", (double)v->nodes[i].lag_bytes, NODE_LABELS(&v->nodes[i]), NULL);
+	head(b, "switchyard_node_wal_position_bytes", "gauge",
+	     "PostgreSQL: the node's WAL position as a byte offset (replayed LSN on a replica, current LSN on a primary).");
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].probed && v->nodes[i].has_lsn)
+			sample(b, "switchyard_node_wal_position_bytes", (double)v->nodes[i].lsn, NODE_LABELS(&v->nodes[i]), NULL);
 }
 
 /* docs/failover.md: completed failovers, and how long the last took. */
@@ -525,7 +547,20 @@ void stats_render_json(const struct stats_view *v, struct buf *b)
 			putf(b, "\"heartbeats_ok\":%" PRIu64 ",\"heartbeats_failed\":%" PRIu64
 				",\"position_reads\":%" PRIu64 ",",
 			     n->beats_ok, n->beats_failed, n->position_reads);
-			jstr(b, "last_error", n->health_error, false);
+			jstr(b, "last_error", n->health_error, true);
+			putf(b, "\"consecutive_failures\":%d,", n->consecutive_failures);
+			if (n->beat_rtt_us >= 0)
+				putf(b, "\"heartbeat_latency_ms\":%.3f,", (double)n->beat_rtt_us / 1000.0);
+			else
+				puts_(b, "\"heartbeat_latency_ms\":null,");
+			if (n->has_lsn && n->lag_bytes >= 0)
+				putf(b, "\"lag_bytes\":%" PRId64 ",", n->lag_bytes);
+			else
+				puts_(b, "\"lag_bytes\":null,");
+			if (n->has_lsn)
+				putf(b, "\"wal_position_bytes\":%" PRIu64, n->lsn);
+			else
+				puts_(b, "\"wal_position_bytes\":null");
 			puts_(b, "}");
 		}
 		puts_(b, "}");
@@ -763,8 +798,8 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 	puts_(b, "<h2>Clusters and nodes</h2><div class=\"scroll\"><table id=\"nodes\"><thead><tr>"
 		 "<th>cluster</th><th>node</th><th>role</th><th>state</th><th>protocol</th><th>lag</th>"
 		 "<th>active</th><th>idle</th><th>connecting</th><th>waiting</th>"
-		 "<th>health</th><th>reports</th><th>position</th><th>last beat</th><th>beats ok/failed</th>"
-		 "<th>last error</th></tr></thead><tbody>");
+		 "<th>health</th><th>reports</th><th>position</th><th>last beat</th><th>beat ms</th>"
+		 "<th>beats ok/failed</th><th>failed in a row</th><th>last error</th></tr></thead><tbody>");
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		const struct stats_node_row *n = &v->nodes[i];
 		puts_(b, "<tr>");
@@ -773,8 +808,12 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 		td(b, n->role, n->role);
 		td(b, n->state, n->state);
 		td(b, NULL, n->protocol);
-		char lag[32], age[32], beats[48];
+		char lag[64], age[32], beats[48];
 		stats_format_lag(n, lag, sizeof(lag));
+		if (n->probed && n->has_lsn && n->lag_bytes >= 0) {
+			size_t ll = strlen(lag);
+			snprintf(lag + ll, sizeof(lag) - ll, ", %" PRId64 " B", n->lag_bytes);
+		}
 		td(b, NULL, lag);
 		tdi(b, n->active);
 		tdi(b, n->idle);
@@ -789,11 +828,16 @@ void stats_render_html(const struct stats_view *v, int refresh_s, struct buf *b)
 			else
 				snprintf(age, sizeof(age), "never");
 			td(b, NULL, age);
+			if (n->beat_rtt_us >= 0)
+				putf(b, "<td class=\"n\">%.2f</td>", (double)n->beat_rtt_us / 1000.0);
+			else
+				td(b, NULL, "-");
 			snprintf(beats, sizeof(beats), "%" PRIu64 " / %" PRIu64, n->beats_ok, n->beats_failed);
 			td(b, NULL, beats);
+			putf(b, "<td class=\"n%s\">%d</td>", n->consecutive_failures ? " down" : "", n->consecutive_failures);
 			td(b, NULL, n->health_error);
 		} else {
-			puts_(b, "<td colspan=\"6\">not probed</td>");
+			puts_(b, "<td colspan=\"8\">not probed</td>");
 		}
 		puts_(b, "</tr>");
 	}

@@ -84,9 +84,12 @@ static struct stats_node_row node_row = {
 	.cluster = "app", .node = "10.0.0.1:5432", .role = "primary", .protocol = "postgres", .state = "up",
 	.active = 2, .idle = 3,
 };
-static struct stats_client_row client_row = {
-	.id = 64, .worker = 0, .addr = "127.0.0.1:5555", .user = "app", .database = "appdb",
-	.state = "CL_ACTIVE", .connected_ms = 1700000000000, .queries = 12, .server_id = 3,
+static struct stats_client_row client_rows[2] = {
+	{ .id = 64, .worker = 0, .addr = "127.0.0.1:5555", .user = "app", .database = "appdb",
+	  .state = "CL_ACTIVE", .connected_ms = 1700000000000, .queries = 12, .server_id = 3,
+	  .protocol = STATS_PROTO_PG },
+	{ .id = 129, .worker = 1, .addr = "127.0.0.1:5556", .user = "shop", .database = "shopdb",
+	  .state = "MY_CL_IDLE", .connected_ms = 1700000000000, .queries = 5, .protocol = STATS_PROTO_MY },
 };
 
 static void make_view(struct stats_view *v)
@@ -129,8 +132,8 @@ static void make_view(struct stats_view *v)
 	v->n_pools = 1;
 	v->nodes = &node_row;
 	v->n_nodes = 1;
-	v->client_rows = &client_row;
-	v->n_client_rows = 1;
+	v->client_rows = client_rows;
+	v->n_client_rows = 2;
 	v->n_events = 1;
 	v->events[0].time_ms = 1700000000000;
 	strcpy(v->events[0].level, "error");
@@ -313,8 +316,15 @@ static void test_admin_show(void **state)
 	buf_reset(&b);
 	assert_int_equal(pg_admin_show(&v, "clients", &b), 0);
 	walk(&b, &nt, &nd, tag, sizeof(tag));
-	assert_int_equal(nd, 1);
+	assert_int_equal(nd, 2); /* both protocols' sessions, protocol the last column */
 	assert_non_null(memmem(b.data, b.len, "CL_ACTIVE", 9));
+	assert_non_null(memmem(b.data, b.len, "MY_CL_IDLE", 10));
+	const char *sid = memmem(b.data, b.len, "server_id", 10), *pcol = memmem(b.data, b.len, "protocol", 9);
+	assert_non_null(sid);
+	assert_non_null(pcol);
+	assert_true(pcol == sid + 10 + 18); /* the next field of the RowDescription */
+	assert_non_null(memmem(b.data, b.len, "\0\0\0\x08postgresD", 13));
+	assert_non_null(memmem(b.data, b.len, "\0\0\0\x05mysql", 9));
 	buf_reset(&b);
 	assert_int_equal(pg_admin_show(&v, "stats", &b), 0);
 	walk(&b, &nt, &nd, tag, sizeof(tag));
@@ -464,11 +474,13 @@ static void test_node_health(void **state)
 		{ .cluster = "app", .node = "10.0.0.1:5432", .role = "primary", .protocol = "postgres",
 		  .state = "up", .probed = true, .up = true, .reported_role = "primary", .lag_ms = 0,
 		  .position = "0/3000148", .last_beat_ms = 1700000000000 - 1500, .beats_ok = 40,
-		  .beats_failed = 1, .position_reads = 400 },
+		  .beats_failed = 1, .position_reads = 400, .beat_rtt_us = 1250, .has_lsn = true,
+		  .lsn = 0x3000148, .lag_bytes = 0 },
 		{ .cluster = "app", .node = "10.0.0.2:5432", .role = "replica", .protocol = "postgres",
 		  .state = "failing", .probed = true, .up = false, .reported_role = "replica",
 		  .lag_ms = INT64_MAX / 2, .beats_ok = 3, .beats_failed = 7,
-		  .health_error = "could not connect: <refused>" },
+		  .health_error = "could not connect: <refused>", .consecutive_failures = 7,
+		  .beat_rtt_us = -1, .has_lsn = true, .lsn = 0x3000000, .lag_bytes = 0x148 },
 		{ .cluster = "app", .node = "10.0.0.3:5432", .role = "replica", .protocol = "postgres",
 		  .state = "unused", .probed = false },
 	};
@@ -489,12 +501,25 @@ static void test_node_health(void **state)
 	assert_non_null(strstr(s, "\nswitchyard_node_heartbeat_age_seconds{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\"} NaN\n"));
 	assert_non_null(strstr(s, "\nswitchyard_node_heartbeats_total{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\",result=\"failed\"} 7\n"));
 	assert_non_null(strstr(s, "\nswitchyard_node_position_reads_total{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 400\n"));
+	assert_non_null(strstr(s, "# TYPE switchyard_node_consecutive_failures gauge\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_consecutive_failures{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 0\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_consecutive_failures{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\"} 7\n"));
+	assert_null(strstr(s, "switchyard_node_consecutive_failures{cluster=\"app\",node=\"10.0.0.3:5432\""));
+	assert_non_null(strstr(s, "# TYPE switchyard_node_heartbeat_latency_seconds gauge\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_heartbeat_latency_seconds{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 0.00125\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_heartbeat_latency_seconds{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\"} NaN\n"));
+	assert_non_null(strstr(s, "# TYPE switchyard_node_lag_bytes gauge\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_lag_bytes{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 0\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_lag_bytes{cluster=\"app\",node=\"10.0.0.2:5432\",protocol=\"postgres\"} 328\n"));
+	assert_non_null(strstr(s, "\nswitchyard_node_wal_position_bytes{cluster=\"app\",node=\"10.0.0.1:5432\",protocol=\"postgres\"} 50331976\n"));
 	buf_reset(&b);
 	stats_render_json(&v, &b);
 	s = text(&b);
 	assert_non_null(strstr(s, "\"health\":{\"up\":true,\"role\":\"primary\",\"lag_ms\":0,\"position\":\"0/3000148\","
 				  "\"last_beat_age_ms\":1500,\"heartbeats_ok\":40,\"heartbeats_failed\":1,"
-				  "\"position_reads\":400,\"last_error\":\"\"}"));
+				  "\"position_reads\":400,\"last_error\":\"\",\"consecutive_failures\":0,"
+				  "\"heartbeat_latency_ms\":1.250,\"lag_bytes\":0,\"wal_position_bytes\":50331976}"));
+	assert_non_null(strstr(s, "\"consecutive_failures\":7,\"heartbeat_latency_ms\":null,\"lag_bytes\":328,"));
 	assert_non_null(strstr(s, "\"health\":{\"up\":false,"));
 	assert_non_null(strstr(s, "\"last_beat_age_ms\":null,"));
 	assert_non_null(strstr(s, "\"node\":\"10.0.0.3:5432\",\"role\":\"replica\",\"protocol\":\"postgres\","
@@ -502,9 +527,11 @@ static void test_node_health(void **state)
 	buf_reset(&b);
 	stats_render_html(&v, 0, &b);
 	s = text(&b);
-	assert_non_null(strstr(s, "<td class=\"up\">up</td><td>primary</td><td>0/3000148</td><td>1.5 s ago</td><td>40 / 1</td>"));
+	assert_non_null(strstr(s, "<td class=\"up\">up</td><td>primary</td><td>0/3000148</td><td>1.5 s ago</td>"
+				  "<td class=\"n\">1.25</td><td>40 / 1</td><td class=\"n\">0</td>"));
+	assert_non_null(strstr(s, "<td>stopped, 328 B</td>"));
+	assert_non_null(strstr(s, "<td class=\"n down\">7</td>"));
 	assert_non_null(strstr(s, "<td class=\"down\">down</td>"));
-	assert_non_null(strstr(s, "<td>stopped</td>"));
 	assert_non_null(strstr(s, "could not connect: &lt;refused&gt;"));
 	assert_non_null(strstr(s, "not probed"));
 	buf_reset(&b);
@@ -517,6 +544,10 @@ static void test_node_health(void **state)
 	assert_non_null(memmem(b.data, b.len, "heartbeats_failed", 17));
 	assert_non_null(memmem(b.data, b.len, "0/3000148", 9));
 	assert_non_null(memmem(b.data, b.len, "stopped", 7));
+	assert_non_null(memmem(b.data, b.len, "wal_position_bytes", 18));
+	assert_non_null(memmem(b.data, b.len, "\0\0\0\x08" "50331976", 12));
+	assert_non_null(memmem(b.data, b.len, "\0\0\0\x03" "328", 7));
+	assert_non_null(memmem(b.data, b.len, "\0\0\0\x05" "1.250", 9));
 	buf_free(&b);
 }
 
