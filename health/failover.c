@@ -95,6 +95,7 @@ struct fo_cluster {
 	pid_t child;
 	int busy;                               /* actions in flight */
 	bool warned;                            /* "no candidate" said for this outage */
+	bool said_never;                        /* "never answered" said */
 	enum fo_fence fence[FO_MAX_NODES];
 	int64_t fence_next[FO_MAX_NODES];
 };
@@ -332,6 +333,18 @@ static void watch(struct fo_cluster *fc, int64_t now)
 	}
 	if (now < fc->next_try_mono)
 		return;
+	if (atomic_load(&p->last_beat_ms) == 0) {
+		/* Never seen answering since start-up: a slow login or a network
+		 * problem of this proxy is as likely as a dead primary. */
+		if (!fc->said_never) {
+			fc->said_never = true;
+			log_warning("failover: cluster %s: primary %s is down but has never answered since start-up: no failover (it needs one good heartbeat first)",
+				    fc->name, p->addr.text);
+			health_event("warning", "cluster %s: primary %s never answered: no failover", fc->name,
+				     p->addr.text);
+		}
+		return;
+	}
 	if (!fc->t0_mono) {
 		fc->t0_mono = now;
 		fc->t0_wall = wall_ms();

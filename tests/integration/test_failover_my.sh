@@ -52,7 +52,6 @@ monitor_password = monitor
 heartbeat_interval = 200ms
 down_after = 3
 up_after = 2
-server_connect_timeout = 1s
 failover = auto
 failover_wait = 20s
 replication_user = repl
@@ -85,6 +84,14 @@ for i in $(seq 1 50); do
 done
 assert_eq 0 "$(metric "switchyard_failovers_total$LBL")" "no failover yet"
 
+# Failover needs the primary seen answering once (docs/failover.md).
+ok=""
+for i in $(seq 1 100); do
+	ok=$(metric "switchyard_node_heartbeats_total{cluster=\"shop\",node=\"127.0.0.1:$P_PORT\",protocol=\"mysql\",result=\"ok\"}")
+	[ "${ok:-0}" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
+[ "${ok:-0}" -gt 0 ] 2>/dev/null && _ok "the primary answers heartbeats" || fail "the primary never answered a heartbeat"
 log_mark "kill -9 of the primary"
 t0=$(now_ms)
 "$FLEET_SH" pair-kill fomy my-primary "$FLEET_DIR" >/dev/null 2>&1 || _die "could not kill the pair's primary"
