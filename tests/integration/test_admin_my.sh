@@ -36,13 +36,15 @@ assert_eq "cluster|node|role|database|user|size|active|idle|connecting|waiting|c
 	"$(hdr "SHOW POOLS")" "SHOW POOLS columns"
 assert_match "$(adm_n -e "SHOW POOLS" | tr '\t' '|')" "(^|$NL)shop\|127\.0\.0\.1:$MY_PRIMARY_PORT\|primary\|shop\|app\|5\|" \
 	"SHOW POOLS: the shop pool on the MariaDB primary, size 5"
-assert_eq "id|worker|addr|user|database|state|tls|connect_time|queries|server_id" \
+assert_eq "id|worker|addr|user|database|state|tls|connect_time|queries|server_id|protocol" \
 	"$(hdr "SHOW CLIENTS")" "SHOW CLIENTS columns"
+assert_match "$(adm_n -e "SHOW CLIENTS" | tr '\t' '|')" "(^|$NL)[0-9]+\|[0-9]+\|[^|]*\|admin\|switchyard\|MY_CL_ADMIN\|no\|[^|]*\|[0-9]+\|\|mysql($NL|$)" \
+	"SHOW CLIENTS lists this MySQL admin session, protocol mysql"
 assert_eq "id|worker|node|database|user|state|tls|backend_pid|client_id|age_s|idle_s" \
 	"$(hdr "SHOW SERVERS")" "SHOW SERVERS columns"
 assert_match "$(adm_n -e "SHOW SERVERS" | tr '\t' '|')" "\|127\.0\.0\.1:$MY_PRIMARY_PORT\|shop\|app\|SV_IDLE\|no\|[0-9]+\|" \
 	"SHOW SERVERS: an idle server of the shop pool"
-assert_eq "cluster|node|role|protocol|state|active|idle|connecting|waiting|health|reported_role|lag|position|last_beat_age_s|heartbeats_ok|heartbeats_failed|position_reads|last_error" \
+assert_eq "cluster|node|role|protocol|state|active|idle|connecting|waiting|health|reported_role|lag|position|last_beat_age_s|heartbeats_ok|heartbeats_failed|position_reads|last_error|consecutive_failures|heartbeat_latency_ms|lag_bytes|wal_position_bytes" \
 	"$(hdr "SHOW NODES")" "SHOW NODES columns"
 nodes=""
 for _ in $(seq 1 50); do # the first heartbeats
@@ -194,15 +196,27 @@ for _ in $(seq 1 100); do
 	[ -n "$id" ] && break
 	sleep 0.1
 done
+row=""
+for _ in $(seq 1 50); do # SHOW CLIENTS lists it under the id MySQL's KILL takes
+	[ -n "$id" ] || break
+	row=$(adm_n -e "SHOW CLIENTS" | tr '\t' '|' | grep "^$id|" || true)
+	[ -n "$row" ] && break
+	sleep 0.2
+done
+assert_match "$row" "^$id\|[0-9]+\|127\.0\.0\.1:[0-9]+\|app\|shop\|MY_CL_[A-Z_]+\|no\|[^|]+\|[0-9]+\|[0-9]*\|mysql$" \
+	"SHOW CLIENTS lists the MySQL client with its connection id, schema and protocol"
 if [ -z "$id" ]; then
 	fail "no connection id from the victim: $(cat "$SY_TMP/victim.out")"
 else
-	assert_eq "" "$(adm -e "KILL $id" 2>&1)" "KILL $id succeeds"
+	id=$(cut -d'|' -f1 <<<"$row") # the id as SHOW CLIENTS gives it
+	assert_eq "" "$(adm -e "KILL $id" 2>&1)" "KILL $id (from SHOW CLIENTS) succeeds"
 	wait "$victim" || true
 	assert_contains "$(cat "$SY_TMP/victim.out")" "killed:" "the killed client's session is gone"
 	assert_match "$(cat "$SY_TMP/proxy.log")" "mysql client $id \([^)]*\): closing: Connection was killed" \
 		"the proxy closed it with ERR 1927 'Connection was killed'"
 	assert_match "$(adm_n -e "SHOW EVENTS")" "client $id killed by admin admin" "SHOW EVENTS lists the KILL"
+	sleep 1.2 # the next publish
+	assert_eq "" "$(adm_n -e "SHOW CLIENTS" | cut -f1 | grep -x "$id" || true)" "SHOW CLIENTS no longer lists the killed client"
 fi
 out=$(adm -e "KILL 999999" 2>&1 || true)
 assert_contains "$out" "no client with id 999999" "KILL of an unknown id: clear error"

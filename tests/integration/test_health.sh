@@ -99,6 +99,23 @@ assert_match "$(metric "$m" "switchyard_node_lag_seconds$MYR")" '^[0-9.]+$' "the
 assert_match "$(metric "$m" "switchyard_node_lag_seconds$PGR")" '^[0-9.]+$' "the PostgreSQL replica's lag is known"
 assert_not_contains "$(grep -E 'health: .*(failed|down)' "$SY_TMP/proxy.log" | grep -v -e "$DEAD_PORT" -e "$HUNG_PORT" || true)" "127.0.0.1" \
 	"no heartbeat failure logged for a live node"
+# Heartbeat round trip (measured by the health thread), failures in a row,
+# and for PostgreSQL the WAL position and the lag in bytes (none for MariaDB:
+# GTIDs have no byte distance).
+lt1() { "$PY" -c 'import sys; v = float(sys.argv[1]); sys.exit(0 if 0 < v < float(sys.argv[2]) else 1)' "$1" "$2"; }
+for l in "$PGP" "$PGR" "$MYP" "$MYR"; do
+	rtt=$(metric "$m" "switchyard_node_heartbeat_latency_seconds$l")
+	lt1 "${rtt:-0}" 1 && _ok "heartbeat latency of $l in (0, 1) s: $rtt" || fail "heartbeat latency of $l: '$rtt'"
+	assert_eq 0 "$(metric "$m" "switchyard_node_consecutive_failures$l")" "no failure in a row for $l"
+done
+assert_eq 0 "$(metric "$m" "switchyard_node_lag_bytes$PGP")" "the PostgreSQL primary is 0 bytes behind itself"
+lb=$(metric "$m" "switchyard_node_lag_bytes$PGR")
+[[ "$lb" =~ ^[0-9]+$ ]] && [ "$lb" -lt $((1 << 30)) ] && _ok "the PostgreSQL replica's lag in bytes is known: $lb" ||
+	fail "the PostgreSQL replica's lag in bytes: '$lb'"
+wp=$(metric "$m" "switchyard_node_wal_position_bytes$PGP")
+[[ "$wp" =~ ^[0-9]+$ ]] && [ "$wp" -gt 0 ] && _ok "the PostgreSQL primary's WAL position: $wp" || fail "WAL position: '$wp'"
+assert_eq "" "$(metric "$m" "switchyard_node_lag_bytes$MYR")$(metric "$m" "switchyard_node_wal_position_bytes$MYP")" \
+	"no byte lag or WAL position series for MariaDB nodes"
 
 # Position reads run every replica_position_interval (50 ms by default).
 r0=$(metric "$m" "switchyard_node_position_reads_total$PGR")
@@ -169,6 +186,10 @@ assert_eq 0 "$(metric "$m" "switchyard_node_up$DEAD")" "the dead replica is down
 f=$(metric "$m" "switchyard_node_heartbeats_total${DEAD%\}},result=\"failed\"}")
 [ "${f:-0}" -ge 3 ] && _ok "failed heartbeats counted ($f)" || fail "failed heartbeats: '$f'"
 assert_eq 0 "$(metric "$m" "switchyard_node_heartbeats_total${DEAD%\}},result=\"ok\"}")" "no good heartbeat for the dead replica"
+cf=$(metric "$m" "switchyard_node_consecutive_failures$DEAD")
+[ "${cf:-0}" -ge 3 ] && _ok "failures in a row of the dead replica: $cf" || fail "consecutive failures of the dead replica: '$cf'"
+assert_eq NaN "$(metric "$m" "switchyard_node_heartbeat_latency_seconds$DEAD")" "no heartbeat latency for a node never reached"
+assert_eq "" "$(metric "$m" "switchyard_node_lag_bytes$DEAD")" "no byte lag for a node whose position is unknown"
 assert_eq 1 "$(grep -c "node 127.0.0.1:$DEAD_PORT (postgres) is down" "$SY_TMP/proxy.log")" "the down transition is logged once"
 assert_match "$(grep "node 127.0.0.1:$DEAD_PORT (postgres) is down" "$SY_TMP/proxy.log")" "could not connect|refused" "the log says why"
 j=$(scrape "$URL/stats.json")

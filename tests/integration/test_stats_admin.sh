@@ -26,11 +26,11 @@ pools=$(admin -c "SHOW POOLS")
 assert_match "$pools" "^app\|127\.0\.0\.1:$PG_PRIMARY_PORT\|primary\|app\|app\|20\|" "SHOW POOLS: the app pool, size 20"
 assert_eq "cluster|node|role|database|user|size|active|idle|connecting|waiting|connects|connect_failures|last_error" \
 	"$(admin_h -c "SHOW POOLS" | head -n 1)" "SHOW POOLS columns"
-assert_eq "id|worker|addr|user|database|state|tls|connect_time|queries|server_id" \
+assert_eq "id|worker|addr|user|database|state|tls|connect_time|queries|server_id|protocol" \
 	"$(admin_h -c "SHOW CLIENTS" | head -n 1)" "SHOW CLIENTS columns"
 assert_eq "id|worker|node|database|user|state|tls|backend_pid|client_id|age_s|idle_s" \
 	"$(admin_h -c "SHOW SERVERS" | head -n 1)" "SHOW SERVERS columns"
-assert_eq "cluster|node|role|protocol|state|active|idle|connecting|waiting|health|reported_role|lag|position|last_beat_age_s|heartbeats_ok|heartbeats_failed|position_reads|last_error" \
+assert_eq "cluster|node|role|protocol|state|active|idle|connecting|waiting|health|reported_role|lag|position|last_beat_age_s|heartbeats_ok|heartbeats_failed|position_reads|last_error|consecutive_failures|heartbeat_latency_ms|lag_bytes|wal_position_bytes" \
 	"$(admin_h -c "SHOW NODES" | head -n 1)" "SHOW NODES columns"
 assert_match "$(admin -c "SHOW NODES")" "^app\|127\.0\.0\.1:$PG_PRIMARY_PORT\|primary\|postgres\|up\|" "SHOW NODES: the primary is up"
 assert_match "$(admin -c "SHOW SERVERS")" "\|app\|app\|SV_IDLE\|no\|[0-9]+\|" "SHOW SERVERS: an idle server"
