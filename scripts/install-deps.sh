@@ -23,6 +23,7 @@ PKGS=(
 	libmariadb-dev            # the prepared-statement test client (tests/integration/my_stmt_client.c)
 	sysbench pgbouncer haproxy
 	procps iproute2 curl
+	chromium                  # headless rendering of the stats page (test_stats_port)
 )
 
 # One dpkg-query for all of them; missing packages produce no "installed" line.

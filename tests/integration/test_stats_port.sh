@@ -106,7 +106,10 @@ if command -v chromium >/dev/null; then
 	assert_contains "$dom" "primary" "headless chromium renders the node table"
 	timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
 		--window-size=1280,900 --screenshot="$SY_TMP/stats-page.png" "$URL/" >/dev/null 2>&1 || true
-	[ -s "$SY_TMP/stats-page.png" ] && note "screenshot: $SY_TMP/stats-page.png"
+	[ -s "$SY_TMP/stats-page.png" ] && note "screenshot: $SY_TMP/stats-page.png" ||
+		fail "headless chromium saved no screenshot of the page"
+else
+	fail "chromium is missing (Debian package chromium, installed by make deps)"
 fi
 
 # stats_auth by reload: every path but /health asks for it.
