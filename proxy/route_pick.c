@@ -259,6 +259,12 @@ static void node_position(const struct cfg_cluster *cl, int node, struct positio
 		health_node_position(ns, out, NULL);
 }
 
+static bool node_fenced(const struct cfg_cluster *cl, int node)
+{
+	struct node_state *ns = health_node(cl->protocol, &cl->nodes[node].addr);
+	return ns && atomic_load_explicit(&ns->fenced, memory_order_relaxed);
+}
+
 /* No node takes writes now (a failover is under way, see health.h
  * health_primary_of()): wait up to failover_wait, then refuse. */
 static void wait_for_primary(struct route_session *rs, const struct route_request *rq, struct route_decision *d)
@@ -475,7 +481,10 @@ void route_pick(struct route_session *rs, const struct route_request *rq, struct
 
 	if (target == CFG_TARGET_NODE && target_node) {
 		int i = find_node(cl, target_node);
-		if (i >= 0) {
+		/* A rule naming an old primary fenced by a failover: its work
+		 * goes to the current primary instead (the node is read-only
+		 * and must get no traffic). */
+		if (i >= 0 && !node_fenced(cl, i)) {
 			d->node = i;
 			d->primary = i == pri;
 			d->read = !d->primary;

@@ -23,9 +23,13 @@ on_exit "'$FLEET_SH' drop-pair fo '$FLEET_DIR' >/dev/null 2>&1"
 pg_on() { _psql "$1" monitor monitor "${2:-app}" "${@:3}"; }
 
 cfg=$SY_TMP/switchyard.ini
+# A rule that names the primary's address: after the failover its work
+# must go to the new primary, never to the fenced old one.
+rule=$'[route.app.to_old]\nmatch = \\bpinned_to_old\\b\ntarget = 127.0.0.1:'"$P_PORT"$'\n'
 write_config "$cfg" pool_mode=transaction pool_size=5 primary="127.0.0.1:$P_PORT" replicas="127.0.0.1:$R_PORT, 127.0.0.1:$R2_PORT" \
 	cluster.heartbeat_interval=200ms cluster.down_after=3 cluster.up_after=2 \
-	cluster.failover=auto cluster.failover_wait=20s cluster.replication_user=repl cluster.replication_password=repl
+	cluster.failover=auto cluster.failover_wait=20s cluster.replication_user=repl cluster.replication_password=repl \
+	"raw=$rule"
 start_proxy "$cfg"
 URL=http://127.0.0.1:$STATS_PORT
 LBL='{cluster="app"}'
@@ -104,6 +108,8 @@ pg_proxy "${args[@]}" >/dev/null || fail "writes and reads after the old primary
 for i in $(seq 1 5); do
 	pg_proxy -c "INSERT INTO fo_t VALUES ($((3000 + i)), 'new session')" >/dev/null || fail "write $i in a new session"
 done
+assert_eq "$NEW" "$(pg_proxy -c "SELECT inet_server_port() /* pinned_to_old */")" \
+	"a rule naming the fenced old primary is served by the new primary"
 assert_eq "$before" "$(pg_on "$P_PORT" app -c "SELECT count(*) FROM fo_t")" "the fenced old primary got no writes"
 assert_eq 0 "$(pg_on "$P_PORT" postgres -c "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'")" "nor any client connection"
 js=$(curl -s -f --max-time 5 "$URL/stats.json")
