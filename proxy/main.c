@@ -260,11 +260,15 @@ int main(int argc, char **argv)
 
 	struct main_ctx m = { .px = &px, .config_path = path };
 	m.base = event_base_new();
-	health_set_event_sink(health_to_stats, &stats);
-	if (!m.base || health_start(c) < 0 || listeners_open(&px) < 0 || workers_start(&px) < 0) {
-		log_error("start-up failed");
+	if (!m.base) {
+		log_error("start-up failed: no event base");
 		return 1;
 	}
+	/* The signal events go in before the listeners open: once a client
+	 * (or a script) can see the port, SIGTERM/SIGINT/SIGHUP are caught.
+	 * A signal that arrives during the rest of the start-up waits in the
+	 * event base and is handled when the loop runs. (A shell starts a
+	 * background job with SIGINT ignored, so an earlier SIGINT was lost.) */
 	struct event *hup = evsignal_new(m.base, SIGHUP, sighup_cb, &m);
 	struct event *term = evsignal_new(m.base, SIGTERM, sigterm_cb, &m);
 	struct event *intr = evsignal_new(m.base, SIGINT, sigterm_cb, &m);
@@ -273,6 +277,11 @@ int main(int argc, char **argv)
 	event_add(hup, NULL);
 	event_add(term, NULL);
 	event_add(intr, NULL);
+	health_set_event_sink(health_to_stats, &stats);
+	if (health_start(c) < 0 || listeners_open(&px) < 0 || workers_start(&px) < 0) {
+		log_error("start-up failed");
+		return 1;
+	}
 	struct stats_http *stats_port = stats_http_start(&px, m.base, c);
 	for (size_t i = 0; i < c->n_listens; i++)
 		log_info("listening on %s (%s, %s)", c->listens[i].address.text,
