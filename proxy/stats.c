@@ -214,6 +214,27 @@ static void pool_place(const struct cfg *cfg, const struct pool *p, struct stats
 	}
 }
 
+/* One row of SHOW CLIENTS (either protocol), while there is room. */
+static void add_client_row(struct stats_snap *s, const struct worker *w, enum stats_proto proto, uint32_t id,
+			   const char *addr, const char *user, const char *database, const char *state, bool tls,
+			   int64_t connected_ms, uint64_t queries, const struct server *server)
+{
+	if (s->n_client_rows >= STATS_MAX_ROWS)
+		return;
+	struct stats_client_row *r = &s->client_rows[s->n_client_rows++];
+	r->id = id;
+	r->worker = w->id;
+	copy_str(r->addr, sizeof(r->addr), addr);
+	copy_str(r->user, sizeof(r->user), user);
+	copy_str(r->database, sizeof(r->database), database);
+	copy_str(r->state, sizeof(r->state), state);
+	r->tls = tls;
+	r->connected_ms = connected_ms;
+	r->queries = queries;
+	r->server_id = server ? server->id : 0;
+	r->protocol = proto;
+}
+
 static void add_server_rows(struct stats_snap *s, struct worker *w, const struct pool *p,
 			    const struct list *l, int64_t now_mono)
 {
@@ -313,40 +334,16 @@ void stats_publish(struct worker *w)
 	for (struct list *n = w->clients.next; n != &w->clients; n = n->next) {
 		const struct pg_client *c = container_of(n, struct pg_client, node);
 		s->clients[STATS_PROTO_PG][client_kind(c)]++;
-		if (s->n_client_rows >= STATS_MAX_ROWS)
-			continue;
-		struct stats_client_row *r = &s->client_rows[s->n_client_rows++];
-		r->id = c->id;
-		r->worker = w->id;
-		copy_str(r->addr, sizeof(r->addr), c->addr);
-		copy_str(r->user, sizeof(r->user), c->user);
-		copy_str(r->database, sizeof(r->database), c->database);
-		copy_str(r->state, sizeof(r->state), client_state_name(c->state));
-		r->tls = c->tls_on;
-		r->connected_ms = c->connected_ms;
-		r->queries = c->queries;
-		r->server_id = c->server ? c->server->id : 0;
-		r->protocol = STATS_PROTO_PG;
+		add_client_row(s, w, STATS_PROTO_PG, c->id, c->addr, c->user, c->database,
+			       client_state_name(c->state), c->tls_on, c->connected_ms, c->queries, c->server);
 	}
 
 	for (struct list *n = w->my_clients.next; n != &w->my_clients; n = n->next) {
 		const struct my_client *c = container_of(n, struct my_client, node);
 		s->clients[STATS_PROTO_MY][my_client_kind(c)]++;
-		if (s->n_client_rows >= STATS_MAX_ROWS)
-			continue;
 		/* The id is the MySQL connection id (KILL and admin KILL take it). */
-		struct stats_client_row *r = &s->client_rows[s->n_client_rows++];
-		r->id = c->id;
-		r->worker = w->id;
-		copy_str(r->addr, sizeof(r->addr), c->addr);
-		copy_str(r->user, sizeof(r->user), c->user);
-		copy_str(r->database, sizeof(r->database), c->schema);
-		copy_str(r->state, sizeof(r->state), my_client_state_name(c->state));
-		r->tls = c->tls_on;
-		r->connected_ms = c->connected_ms;
-		r->queries = c->queries;
-		r->server_id = c->server ? c->server->id : 0;
-		r->protocol = STATS_PROTO_MY;
+		add_client_row(s, w, STATS_PROTO_MY, c->id, c->addr, c->user, c->schema,
+			       my_client_state_name(c->state), c->tls_on, c->connected_ms, c->queries, c->server);
 	}
 
 	struct query_stats *qs = &w->stats.qs;
