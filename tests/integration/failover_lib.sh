@@ -1,8 +1,12 @@
 # shellcheck shell=bash
 # failover_lib.sh — what test_failover_pg.sh and test_failover_my.sh share.
 # Source it after lib.sh; set URL (the stats port) and LBL (e.g.
-# '{cluster="app"}') first.
+# '{cluster="app"}') before calling fo_metric or fo_kill_primary.
 #
+#   fo_start_pair KIND PAIR
+#       picks free ports P_PORT, R_PORT, R2_PORT and starts a private primary
+#       and two replicas there (fleet.sh add-KIND-pair PAIR; KIND pg or my),
+#       dropped when the test exits
 #   fo_metric NAME        a sample's value from /metrics ("" when absent)
 #   fo_now_ms             the wall clock in ms
 #   fo_kill_primary CLUSTER PROTOCOL PAIR NODE PORT WRITE_CMD...
@@ -11,6 +15,19 @@
 #       WRITE_CMD 0.3 s later in the background, waits up to 30 s for
 #       switchyard_failovers_total to be 1, then for the write; asserts both
 #       and notes the timings.
+
+fo_start_pair() { # KIND PAIR
+	local kind=$1 pair=$2
+	P_PORT=$(free_port)
+	_PORTS_TAKEN+="$P_PORT "
+	R_PORT=$(free_port)
+	_PORTS_TAKEN+="$R_PORT "
+	R2_PORT=$(free_port)
+	_PORTS_TAKEN+="$R2_PORT "
+	on_exit "'$FLEET_SH' drop-pair $pair '$FLEET_DIR' >/dev/null 2>&1"
+	"$FLEET_SH" add-$kind-pair "$pair" "$P_PORT" "$R_PORT,$R2_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
+		_die "could not start the private pair: $(tail -n 5 "$SY_TMP/pair.log")"
+}
 
 fo_metric() { curl -s -f --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 fo_now_ms() { echo $(($(date +%s%N) / 1000000)); }

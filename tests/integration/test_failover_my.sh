@@ -10,17 +10,10 @@
 # /stats.json shows the failover; the old primary, restarted, is made
 # read_only = 1 and gets no traffic.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/failover_lib.sh"
 ASSERT_CONTINUE=1
 
-P_PORT=$(free_port)
-_PORTS_TAKEN+="$P_PORT "
-R_PORT=$(free_port)
-_PORTS_TAKEN+="$R_PORT "
-R2_PORT=$(free_port)
-_PORTS_TAKEN+="$R2_PORT "
-on_exit "'$FLEET_SH' drop-pair fomy '$FLEET_DIR' >/dev/null 2>&1"
-"$FLEET_SH" add-my-pair fomy "$P_PORT" "$R_PORT,$R2_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
-	_die "could not start the private pair: $(tail -n 5 "$SY_TMP/pair.log")"
+fo_start_pair my fomy
 my_on() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$1" -u monitor -pmonitor -N -B "${@:2}"; }
 my_px() { timeout 60 mariadb --no-defaults -h 127.0.0.1 -P "$PROXY_PORT" -u app -papp -N -B shop "$@"; }
 
@@ -63,7 +56,6 @@ EOT
 start_proxy "$cfg"
 URL=http://127.0.0.1:$STATS_PORT
 LBL='{cluster="shop"}'
-. "$HERE/failover_lib.sh"
 metric() { fo_metric "$@"; }
 
 my_px -e "DROP TABLE IF EXISTS fo_t; CREATE TABLE fo_t (id int PRIMARY KEY, v text)"

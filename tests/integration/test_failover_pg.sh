@@ -9,17 +9,10 @@
 # duration gauge is set; /stats.json shows the failover and its event; the
 # old primary, restarted, is made read-only and gets no traffic.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/failover_lib.sh"
 ASSERT_CONTINUE=1
 
-P_PORT=$(free_port)
-_PORTS_TAKEN+="$P_PORT "
-R_PORT=$(free_port)
-_PORTS_TAKEN+="$R_PORT "
-R2_PORT=$(free_port)
-_PORTS_TAKEN+="$R2_PORT "
-on_exit "'$FLEET_SH' drop-pair fo '$FLEET_DIR' >/dev/null 2>&1"
-"$FLEET_SH" add-pg-pair fo "$P_PORT" "$R_PORT,$R2_PORT" "$FLEET_DIR" >"$SY_TMP/pair.log" 2>&1 ||
-	_die "could not start the private pair: $(tail -n 5 "$SY_TMP/pair.log")"
+fo_start_pair pg fo
 pg_on() { _psql "$1" monitor monitor "${2:-app}" "${@:3}"; }
 
 cfg=$SY_TMP/switchyard.ini
@@ -33,7 +26,6 @@ write_config "$cfg" pool_mode=transaction pool_size=5 primary="127.0.0.1:$P_PORT
 start_proxy "$cfg"
 URL=http://127.0.0.1:$STATS_PORT
 LBL='{cluster="app"}'
-. "$HERE/failover_lib.sh"
 metric() { fo_metric "$@"; }
 
 # Before: writes and reads through the proxy.
