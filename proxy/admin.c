@@ -383,7 +383,7 @@ static size_t show_help(const struct admin_sink *k)
 	static const char *const cols[] = { "command", "what it does" };
 	static const char *const help[][2] = {
 		{ "SHOW POOLS", "server connection pools: size, active, idle, connecting, waiting clients" },
-		{ "SHOW CLIENTS", "client sessions (at most one second old)" },
+		{ "SHOW CLIENTS", "client sessions" },
 		{ "SHOW SERVERS", "server connections" },
 		{ "SHOW NODES", "configured nodes: role, connection state, health (heartbeats, lag, position)" },
 		{ "SHOW ROUTES", "routing rules with their hits, and routing decisions by target and reason" },
@@ -488,10 +488,12 @@ bool admin_is_admin(const struct cfg *c, const char *user)
 struct admin_wait {
 	struct worker *w;
 	struct event *ev;
-	char *cluster;                /* NULL: all */
-	int64_t start_ms;             /* wall clock when PAUSE began */
+	char *cluster;                /* PAUSE: NULL: all */
+	int64_t start_ms;             /* wall clock when the wait began */
 	void (*done)(void *arg);
 	void *arg;
+	char *query;                  /* rows wait: the command to run again */
+	uint64_t rows_gen;            /* ... once every worker answered this request */
 };
 
 static int64_t wall_ms(void)
@@ -538,7 +540,7 @@ static struct admin_wait *pause_wait_start(const struct admin_session *s, const 
 	if (!aw)
 		return NULL;
 	aw->w = s->w;
-	aw->done = s->pause_done;
+	aw->done = s->wait_done;
 	aw->arg = s->arg;
 	aw->cluster = name ? strdup(name) : NULL;
 	aw->ev = evtimer_new(s->w->base, pause_poll_cb, aw);
@@ -552,6 +554,57 @@ static struct admin_wait *pause_wait_start(const struct admin_session *s, const 
 	return aw;
 }
 
+/* ---- rows: waiting for the other workers' (stats.h) ---- */
+
+static void fail(struct admin_result *res, enum admin_err err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define ROWS_POLL_MS 2
+
+static void rows_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_wait *aw = arg;
+	if (!stats_rows_ready(aw->w->proxy, aw->rows_gen) && wall_ms() - aw->start_ms < ADMIN_ROWS_WAIT_MS) {
+		struct timeval tv = { 0, ROWS_POLL_MS * 1000 };
+		evtimer_add(aw->ev, &tv);
+		return;
+	}
+	aw->done(aw->arg);
+}
+
+/* Make sure the snapshots carry every worker's rows. true: they do (or
+ * the session has waited already); false: res is an ADMIN_WAIT (or an
+ * out-of-memory error) and the command is to run again later. */
+static bool rows_at_hand(const struct admin_session *s, const char *query, struct admin_result *res)
+{
+	if (s->rows_ready)
+		return true;
+	uint64_t gen = stats_rows_request(s->w->proxy);
+	stats_publish(s->w); /* this worker's rows now (they list this session) */
+	if (stats_rows_ready(s->w->proxy, gen))
+		return true;
+	struct admin_wait *aw = calloc(1, sizeof(*aw));
+	if (aw) {
+		aw->w = s->w;
+		aw->done = s->wait_done;
+		aw->arg = s->arg;
+		aw->rows_gen = gen;
+		aw->start_ms = wall_ms();
+		aw->query = strdup(query);
+		aw->ev = evtimer_new(s->w->base, rows_poll_cb, aw);
+	}
+	if (!aw || !aw->query || !aw->ev) {
+		admin_wait_free(aw);
+		fail(res, ADMIN_ERR_NO_MEMORY, "out of memory");
+		return false;
+	}
+	struct timeval tv = { 0, ROWS_POLL_MS * 1000 };
+	evtimer_add(aw->ev, &tv);
+	res->wait = aw;
+	res->outcome = ADMIN_WAIT;
+	return false;
+}
+
 void admin_wait_free(struct admin_wait *aw)
 {
 	if (!aw)
@@ -559,10 +612,12 @@ void admin_wait_free(struct admin_wait *aw)
 	if (aw->ev)
 		event_free(aw->ev);
 	free(aw->cluster);
+	free(aw->query);
 	free(aw);
 }
 
 const char *admin_wait_cluster(const struct admin_wait *aw) { return aw->cluster; }
+const char *admin_wait_query(const struct admin_wait *aw) { return aw->query; }
 
 /* ---- commands ---- */
 
@@ -607,8 +662,8 @@ static int split_words(char *q, char **words, int max)
 	return n;
 }
 
-static void run_show(const struct admin_session *s, const char *what, const struct admin_sink *sink,
-		     struct admin_result *res)
+static void run_show(const struct admin_session *s, const char *query, const char *what,
+		     const struct admin_sink *sink, struct admin_result *res)
 {
 	struct proxy *px = s->w->proxy;
 	res->outcome = ADMIN_TABLE;
@@ -623,11 +678,16 @@ static void run_show(const struct admin_session *s, const char *what, const stru
 		cfg_unref(cfg);
 		return;
 	}
-	stats_publish(s->w); /* this worker's part is fresh (and lists this session) */
-	struct stats_view v;
 	int want = strcasecmp(what, "clients") == 0 || strcasecmp(what, "servers") == 0 ? STATS_WANT_ROWS : 0;
 	if (strcasecmp(what, "queries") == 0)
 		want = STATS_WANT_QUERIES;
+	if (want == STATS_WANT_ROWS) {
+		if (!rows_at_hand(s, query, res))
+			return;
+	} else {
+		stats_publish(s->w); /* this worker's part is fresh (and lists this session) */
+	}
+	struct stats_view v;
 	stats_collect(px, &v, want);
 	if (admin_show_view(&v, what, sink, &res->rows) < 0)
 		fail(res, ADMIN_ERR_SYNTAX, "unknown SHOW \"%s\": SHOW HELP lists the commands", what);
@@ -636,7 +696,8 @@ static void run_show(const struct admin_session *s, const char *what, const stru
 
 /* KILL id: a MySQL client (its worker's KILL registry), else a
  * PostgreSQL one (listed in the snapshots). */
-static void run_kill(const struct admin_session *s, char **w, int n, struct admin_result *res)
+static void run_kill(const struct admin_session *s, const char *query, char **w, int n,
+		     struct admin_result *res)
 {
 	struct proxy *px = s->w->proxy;
 	char *end = NULL;
@@ -659,7 +720,8 @@ static void run_kill(const struct admin_session *s, char **w, int n, struct admi
 		fail(res, ADMIN_ERR_BUSY, "KILL refused: the proxy is shutting down, or too many KILLs are queued");
 		return;
 	}
-	stats_publish(s->w);
+	if (!rows_at_hand(s, query, res))
+		return;
 	struct stats_view v;
 	stats_collect(px, &v, STATS_WANT_ROWS);
 	bool found = false;
@@ -669,7 +731,7 @@ static void run_kill(const struct admin_session *s, char **w, int n, struct admi
 	stats_view_free(&v);
 	if (!found)
 		fail(res, ADMIN_ERR_NOT_FOUND,
-		     "no client with id %lu (SHOW CLIENTS lists them; it may be up to a second old)", id);
+		     "no client with id %lu (SHOW CLIENTS lists them)", id);
 	else if (stats_request_kill(px, (uint32_t)id) < 0)
 		fail(res, ADMIN_ERR_BUSY, "KILL refused: the proxy is shutting down, or too many KILLs are queued");
 	else
@@ -723,19 +785,23 @@ void admin_run(const struct admin_session *s, char *query, const struct admin_si
 {
 	struct proxy *px = s->w->proxy;
 	memset(res, 0, sizeof(*res));
+	/* The words are cut out of `query`; a rows wait keeps the text whole. */
+	char orig[256];
+	snprintf(orig, sizeof(orig), "%s", query);
 	char *w[4] = { NULL };
 	int n = split_words(query, w, 4);
 	if (n == 0) {
 		res->outcome = ADMIN_EMPTY;
 		return;
 	}
-	log_info("client %u (%s user=%s): admin command: %s%s%s", s->id, s->addr, s->user, w[0],
+	if (!s->rows_ready) /* else logged on the first run */
+		log_info("client %u (%s user=%s): admin command: %s%s%s", s->id, s->addr, s->user, w[0],
 		 n > 1 ? " " : "", n > 1 ? w[1] : "");
 	if (strcasecmp(w[0], "SHOW") == 0) {
 		if (n != 2)
 			fail(res, ADMIN_ERR_SYNTAX, "SHOW needs one word: SHOW HELP lists them");
 		else
-			run_show(s, w[1], sink, res);
+			run_show(s, orig, w[1], sink, res);
 	} else if (strcasecmp(w[0], "RELOAD") == 0 && n == 1) {
 		kill(getpid(), SIGHUP);
 		done(res, "RELOAD");
@@ -744,7 +810,7 @@ void admin_run(const struct admin_session *s, char *query, const struct admin_si
 		kill(getpid(), SIGTERM);
 		done(res, "SHUTDOWN");
 	} else if (strcasecmp(w[0], "KILL") == 0) {
-		run_kill(s, w, n, res);
+		run_kill(s, orig, w, n, res);
 	} else if (strcasecmp(w[0], "PAUSE") == 0 || strcasecmp(w[0], "RESUME") == 0) {
 		run_pause_resume(s, w, n, res);
 	} else {

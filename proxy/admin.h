@@ -16,14 +16,21 @@
  *   - reports an error as a class plus a message, which each front end
  *     maps to its codes (SQLSTATE, MySQL error number).
  * Figures come from the workers' published snapshots (proxy/stats.h): at
- * most one second old (this worker's is refreshed first).
+ * most one second old (this worker's is refreshed first); client and
+ * server rows are built on request (see the waits below).
  *
- * PAUSE answers only once no server connection of the paused cluster(s)
- * is linked to a client any more (open transactions have finished):
- * admin_run() then returns ADMIN_WAIT with a started `struct admin_wait`
- * that polls the snapshots and calls the session's `pause_done` once;
- * the front end owns it (admin_wait_free()) and reads no further command
- * before it is done.
+ * Two commands may have to wait, and then admin_run() returns ADMIN_WAIT
+ * with a started `struct admin_wait` that polls the snapshots and calls
+ * the session's `wait_done` once; the front end owns the wait
+ * (admin_wait_free()) and reads no further command before it is done:
+ *   - PAUSE answers only once no server connection of the paused
+ *     cluster(s) is linked to a client any more (open transactions have
+ *     finished): the front end then sends PAUSE's completion;
+ *   - SHOW CLIENTS, SHOW SERVERS and KILL need every worker's rows, which
+ *     the workers build only on request (stats.h): when another worker's
+ *     are not in yet, the front end is to run the command again
+ *     (admin_wait_query()) with `rows_ready` set, once they are (or after
+ *     ADMIN_ROWS_WAIT_MS, with what there is).
  */
 #ifndef SWITCHYARD_ADMIN_H
 #define SWITCHYARD_ADMIN_H
@@ -52,7 +59,7 @@ enum admin_outcome {
 	ADMIN_TABLE,                  /* a table went to the sink: `rows` rows */
 	ADMIN_DONE,                   /* a command ran: `tag` says which */
 	ADMIN_ERROR,                  /* nothing ran: `err`, `msg` */
-	ADMIN_WAIT,                   /* PAUSE: the answer comes with pause_done */
+	ADMIN_WAIT,                   /* PAUSE, or rows to wait for: see wait_done */
 };
 
 /* Error classes; each front end maps them to its own codes. */
@@ -79,10 +86,15 @@ struct admin_session {
 	uint32_t id;                  /* the console client's id */
 	const char *user;
 	const char *addr;
-	/* PAUSE finished waiting (the wait stays allocated: free it). */
-	void (*pause_done)(void *arg);
+	/* A wait finished (it stays allocated: free it). */
+	void (*wait_done)(void *arg);
 	void *arg;
+	/* Set when running a command again after its rows wait: answer with
+	 * the rows there are, do not wait again. */
+	bool rows_ready;
 };
+
+#define ADMIN_ROWS_WAIT_MS 1000
 
 /* Run one console command (the query text, NUL-terminated; it is
  * modified). Fills `res`; tables go to `sink`. */
@@ -100,7 +112,10 @@ bool admin_is_admin(const struct cfg *c, const char *user);
 
 /* Stop a PAUSE's wait (no callback) and free it; NULL is fine. */
 void admin_wait_free(struct admin_wait *aw);
-/* The cluster a wait is for (NULL: all). */
+/* The cluster a PAUSE wait is for (NULL: all). */
 const char *admin_wait_cluster(const struct admin_wait *aw);
+/* A rows wait: the command to run again (with rows_ready); NULL for a
+ * PAUSE wait. Valid until admin_wait_free(). */
+const char *admin_wait_query(const struct admin_wait *aw);
 
 #endif

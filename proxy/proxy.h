@@ -53,6 +53,10 @@ struct proxy {
 	bool paused_all;              /* PAUSE without a name */
 	char paused[PROXY_MAX_PAUSED][64];
 	int n_paused;
+	/* Client/server rows for the admin console (stats.h): the newest
+	 * request's number and the end of the lease (monotonic ms). */
+	atomic_uint_fast64_t rows_req;
+	atomic_int_fast64_t rows_lease_ms;
 };
 
 /* Commands written to a worker's notify pipe. */
@@ -64,6 +68,7 @@ enum worker_cmd {
 	WORKER_CMD_RESUME = 'u',      /* admin RESUME: give held clients their server */
 	WORKER_CMD_MY_KILL = 'm',     /* run the MySQL KILLs queued in my_kills */
 	WORKER_CMD_PG_CANCEL = 'c',   /* run the PostgreSQL cancels queued for it (cancel.h) */
+	WORKER_CMD_PUBLISH = 'p',     /* publish a stats snapshot now (rows asked for: stats.h) */
 };
 
 /* Per-worker counters: written by the worker thread only, without locks;

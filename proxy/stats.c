@@ -219,7 +219,7 @@ static void add_client_row(struct stats_snap *s, const struct worker *w, enum st
 			   const char *addr, const char *user, const char *database, const char *state, bool tls,
 			   int64_t connected_ms, uint64_t queries, const struct server *server)
 {
-	if (s->n_client_rows >= STATS_MAX_ROWS)
+	if (!s->has_rows || s->n_client_rows >= STATS_MAX_ROWS)
 		return;
 	struct stats_client_row *r = &s->client_rows[s->n_client_rows++];
 	r->id = id;
@@ -239,7 +239,7 @@ static void add_server_rows(struct stats_snap *s, struct worker *w, const struct
 			    const struct list *l, int64_t now_mono)
 {
 	for (const struct list *n = l->next; n != l; n = n->next) {
-		if (s->n_server_rows >= STATS_MAX_ROWS)
+		if (!s->has_rows || s->n_server_rows >= STATS_MAX_ROWS)
 			return;
 		const struct server *sv = container_of(n, struct server, node);
 		struct stats_server_row *r = &s->server_rows[s->n_server_rows++];
@@ -294,16 +294,21 @@ void stats_publish(struct worker *w)
 			nsv += (size_t)(p->n_pending + p->n_idle + p->n_active);
 		}
 	}
-	size_t ncl = list_len(&w->clients) + list_len(&w->my_clients);
+	/* On the pools' monotonic clock (pg_server.c's now_ms()). */
+	int64_t mono = now_ms();
+	/* The request number first: rows built now answer it (stats.h). */
+	s->rows_gen = atomic_load(&w->proxy->rows_req);
+	s->has_rows = mono < atomic_load(&w->proxy->rows_lease_ms);
 	s->pools = calloc(np ? np : 1, sizeof(*s->pools));
-	s->server_rows = calloc(nsv ? (nsv < STATS_MAX_ROWS ? nsv : STATS_MAX_ROWS) : 1, sizeof(*s->server_rows));
-	s->client_rows = calloc(ncl ? (ncl < STATS_MAX_ROWS ? ncl : STATS_MAX_ROWS) : 1, sizeof(*s->client_rows));
-	if (!s->pools || !s->server_rows || !s->client_rows) {
+	if (s->has_rows) {
+		size_t ncl = list_len(&w->clients) + list_len(&w->my_clients);
+		s->server_rows = calloc(nsv ? (nsv < STATS_MAX_ROWS ? nsv : STATS_MAX_ROWS) : 1, sizeof(*s->server_rows));
+		s->client_rows = calloc(ncl ? (ncl < STATS_MAX_ROWS ? ncl : STATS_MAX_ROWS) : 1, sizeof(*s->client_rows));
+	}
+	if (!s->pools || (s->has_rows && (!s->server_rows || !s->client_rows))) {
 		snap_free(s);
 		return;
 	}
-	/* On the pools' monotonic clock (pg_server.c's now_ms()). */
-	int64_t mono = now_ms();
 	if (w->pools) {
 		struct list *head = &w->pools->pools;
 		for (struct list *n = head->next; n != head; n = n->next) {
@@ -393,6 +398,31 @@ void stats_publish(struct worker *w)
 }
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg) { stats_publish(arg); }
+
+uint64_t stats_rows_request(struct proxy *px)
+{
+	/* The lease before the number: a worker that sees the new number
+	 * also sees the lease, and builds rows. */
+	atomic_store(&px->rows_lease_ms, now_ms() + STATS_ROWS_LEASE_MS);
+	uint64_t gen = atomic_fetch_add(&px->rows_req, 1) + 1;
+	workers_notify(px, WORKER_CMD_PUBLISH);
+	return gen;
+}
+
+bool stats_rows_ready(struct proxy *px, uint64_t gen)
+{
+	bool ready = true;
+	for (int i = 0; ready && px->workers && i < px->n_workers; i++) {
+		struct worker *w = &px->workers[i];
+		if (!w->stats.lock_ready)
+			continue;
+		pthread_mutex_lock(&w->stats.lock);
+		const struct stats_snap *s = w->stats.pub;
+		ready = s && s->has_rows && s->rows_gen >= gen;
+		pthread_mutex_unlock(&w->stats.lock);
+	}
+	return ready;
+}
 
 int stats_worker_init(struct worker *w)
 {

@@ -12,6 +12,15 @@
  * snapshot into a `struct stats_view`. Figures are therefore at most one
  * publish interval old.
  *
+ * Client and server rows (SHOW CLIENTS / SHOW SERVERS, admin KILL) are
+ * the exception: a copy of every session every second would cost more
+ * memory than an idle session itself, so snapshots carry rows only while
+ * somebody asks for them. A reader calls stats_rows_request(), which opens
+ * a lease of STATS_ROWS_LEASE_MS (every publish in it includes rows) and
+ * pokes each worker to publish at once, then waits (without blocking a
+ * loop: admin.c polls) until stats_rows_ready() says every worker has
+ * published rows since the request.
+ *
  * The renderers (Prometheus text 0.0.4, JSON, HTML) are pure functions of
  * a `struct stats_view`: no sockets, no globals; tests build views by hand.
  *
@@ -38,6 +47,8 @@ struct event;
 struct bufferevent;
 
 #define STATS_PUBLISH_MS 1000
+/* How long after a request for rows the snapshots keep carrying them. */
+#define STATS_ROWS_LEASE_MS 10000
 
 /* Histogram bucket upper bounds, seconds (cumulative "le" buckets, plus
  * +Inf). Durations are measured on the worker's cached clock (ms). */
@@ -152,6 +163,10 @@ struct stats_snap {
 	int clients[STATS_PROTO_N][STATS_CL_N];
 	struct stats_pool_row *pools;
 	size_t n_pools;
+	/* Rows, only while a reader holds the lease (has_rows); rows_gen is
+	 * the newest request (proxy.rows_req) they were built after. */
+	bool has_rows;
+	uint64_t rows_gen;
 	struct stats_client_row *client_rows; /* at most STATS_MAX_ROWS */
 	size_t n_client_rows;
 	struct stats_server_row *server_rows;
@@ -313,6 +328,11 @@ int stats_request_kill(struct proxy *px, uint32_t id);
 void stats_worker_run_kills(struct worker *w);
 
 /* ---- readers (any thread) ---- */
+/* Ask every worker for client and server rows: opens the rows lease and
+ * pokes the workers (WORKER_CMD_PUBLISH). Returns the request's number. */
+uint64_t stats_rows_request(struct proxy *px);
+/* Has every running worker published rows built after request `gen`? */
+bool stats_rows_ready(struct proxy *px, uint64_t gen);
 #define STATS_WANT_ROWS 1     /* also collect client and server rows */
 #define STATS_WANT_QUERIES 2  /* also collect query statistics */
 /* Sum every worker's published snapshot into `v` (zeroed first). */

@@ -365,6 +365,9 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 			case WORKER_CMD_PG_CANCEL:
 				pg_cancel_run(w);
 				break;
+			case WORKER_CMD_PUBLISH:
+				stats_publish(w);
+				break;
 			default:
 				break;
 			}

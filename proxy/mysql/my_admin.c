@@ -140,29 +140,46 @@ static bool is_version_comment(const char *q)
 	return starts_with_word(q, "select", &rest) && strncasecmp(rest, var, sizeof(var) - 1) == 0;
 }
 
-static void pause_done(void *arg)
+static void run_query(struct my_client *c, char *q, bool rows_ready, struct buf *b);
+
+/* A wait is over: PAUSE's transactions finished, or the rows a command
+ * needs are in (run it again). */
+static void wait_done(void *arg)
 {
 	struct my_client *c = arg;
-	const char *cl = admin_wait_cluster(c->admin_wait);
-	log_info("mysql client %u (%s user=%s): PAUSE %s: no transaction left", c->id, c->addr, c->user,
-		 cl ? cl : "(all)");
-	admin_wait_free(c->admin_wait);
+	struct admin_wait *aw = c->admin_wait;
 	c->admin_wait = NULL;
 	struct buf b;
 	buf_init(&b);
-	put_ok(c, &b, 1);
+	if (admin_wait_query(aw)) {
+		char *q = strdup(admin_wait_query(aw));
+		admin_wait_free(aw);
+		if (!q) {
+			my_client_close(c, 1041, "HY000", 1, "Out of memory");
+			return;
+		}
+		run_query(c, q, true, &b);
+		free(q);
+	} else {
+		const char *cl = admin_wait_cluster(aw);
+		log_info("mysql client %u (%s user=%s): PAUSE %s: no transaction left", c->id, c->addr, c->user,
+			 cl ? cl : "(all)");
+		admin_wait_free(aw);
+		put_ok(c, &b, 1);
+	}
 	if (b.oom) {
 		buf_free(&b);
 		my_client_close(c, 1041, "HY000", 1, "Out of memory");
 		return;
 	}
-	pg_bev_send(c->bev, &b);
+	if (b.len)
+		pg_bev_send(c->bev, &b);
 	buf_free(&b);
-	my_admin_read(c); /* commands sent behind the PAUSE */
+	my_admin_read(c); /* commands sent behind the one that waited */
 }
 
 /* One COM_QUERY's answer into b (sequence ids from 1). */
-static void run_query(struct my_client *c, char *q, struct buf *b)
+static void run_query(struct my_client *c, char *q, bool rows_ready, struct buf *b)
 {
 	struct my_sink k = { .b = b, .seq = 1, .caps = c->caps };
 	struct admin_sink sink = { .arg = &k, .columns = result_columns, .row = result_row };
@@ -182,7 +199,7 @@ static void run_query(struct my_client *c, char *q, struct buf *b)
 		return;
 	}
 	struct admin_session s = { .w = c->w, .id = c->id, .user = c->user, .addr = c->addr,
-				   .pause_done = pause_done, .arg = c };
+				   .wait_done = wait_done, .arg = c, .rows_ready = rows_ready };
 	struct admin_result res;
 	admin_run(&s, q, &sink, &res);
 	const char *state;
@@ -202,7 +219,7 @@ static void run_query(struct my_client *c, char *q, struct buf *b)
 		myc_put_err(b, 1, code, state, res.msg);
 		return;
 	case ADMIN_WAIT:
-		c->admin_wait = res.wait; /* pause_done answers */
+		c->admin_wait = res.wait; /* wait_done answers */
 		return;
 	}
 }
@@ -233,7 +250,7 @@ static int run_command(struct my_client *c, const uint8_t *p, size_t n, struct b
 			my_client_close(c, 1041, "HY000", 1, "Out of memory");
 			return -1;
 		}
-		run_query(c, q, b);
+		run_query(c, q, false, b);
 		free(q);
 		c->queries++;
 		return 0;

@@ -141,33 +141,60 @@ static const char *err_sqlstate(enum admin_err e)
 	return "XX000";
 }
 
-static void pause_done(void *arg)
+static int run_command(struct pg_client *c, char *q, bool rows_ready, struct buf *b);
+
+/* Send b (an answer) with ReadyForQuery. */
+static void send_answer(struct pg_client *c, struct buf *b)
 {
-	struct pg_client *c = arg;
-	log_info("client %u (%s user=%s): PAUSE %s: no transaction left", c->id, c->addr, c->user,
-		 admin_wait_cluster(c->admin_wait) ? admin_wait_cluster(c->admin_wait) : "(all)");
-	admin_wait_free(c->admin_wait);
-	c->admin_wait = NULL;
-	struct buf b;
-	buf_init(&b);
-	complete(&b, "PAUSE");
-	pgc_put_ready(&b, 'I');
-	if (b.oom) {
-		buf_free(&b);
+	pgc_put_ready(b, 'I');
+	if (b->oom) {
+		buf_free(b);
 		pg_client_close(c, "53200", "out of memory");
 		return;
 	}
-	pg_bev_send(c->bev, &b);
-	buf_free(&b);
-	pg_admin_read(c); /* commands sent behind the PAUSE */
+	pg_bev_send(c->bev, b);
+	buf_free(b);
+	pg_admin_read(c); /* commands sent behind the one that waited */
 }
 
-/* One command's answer into b. Returns 1 when it is deferred (PAUSE
- * waiting), else 0. */
-static int run_command(struct pg_client *c, char *q, struct buf *b)
+/* A wait is over: PAUSE's transactions finished, or the rows a command
+ * needs are in (run it again). */
+static void wait_done(void *arg)
+{
+	struct pg_client *c = arg;
+	struct admin_wait *aw = c->admin_wait;
+	c->admin_wait = NULL;
+	struct buf b;
+	buf_init(&b);
+	if (admin_wait_query(aw)) {
+		char *q = strdup(admin_wait_query(aw));
+		admin_wait_free(aw);
+		if (!q) {
+			pg_client_close(c, "53200", "out of memory");
+			return;
+		}
+		int deferred = run_command(c, q, true, &b);
+		free(q);
+		if (deferred) { /* cannot happen with rows_ready; answer nothing yet */
+			buf_free(&b);
+			return;
+		}
+		send_answer(c, &b);
+		return;
+	}
+	log_info("client %u (%s user=%s): PAUSE %s: no transaction left", c->id, c->addr, c->user,
+		 admin_wait_cluster(aw) ? admin_wait_cluster(aw) : "(all)");
+	admin_wait_free(aw);
+	complete(&b, "PAUSE");
+	send_answer(c, &b);
+}
+
+/* One command's answer into b. Returns 1 when it is deferred (a wait:
+ * wait_done answers), else 0. */
+static int run_command(struct pg_client *c, char *q, bool rows_ready, struct buf *b)
 {
 	struct admin_session s = { .w = c->w, .id = c->id, .user = c->user, .addr = c->addr,
-				   .pause_done = pause_done, .arg = c };
+				   .wait_done = wait_done, .arg = c, .rows_ready = rows_ready };
 	struct admin_sink sink = { .arg = b, .columns = row_desc, .row = data_row };
 	struct admin_result res;
 	admin_run(&s, q, &sink, &res);
@@ -196,7 +223,7 @@ static int run_command(struct pg_client *c, char *q, struct buf *b)
 void pg_admin_read(struct pg_client *c)
 {
 	if (c->admin_wait)
-		return; /* a PAUSE is waiting: its answer comes first */
+		return; /* a command is waiting: its answer comes first */
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct pgc_limits lim = { .max_packet_size = ADMIN_MAX_MESSAGE };
 	for (;;) {
@@ -225,12 +252,12 @@ void pg_admin_read(struct pg_client *c)
 		}
 		struct buf b;
 		buf_init(&b);
-		int deferred = run_command(c, q, &b);
+		int deferred = run_command(c, q, false, &b);
 		free(q);
+		c->queries++;
 		if (deferred) {
-			/* PAUSE: pause_poll_cb answers, then reads on. */
+			/* wait_done answers, then reads on. */
 			buf_free(&b);
-			c->queries++;
 			return;
 		}
 		pgc_put_ready(&b, 'I');
@@ -241,6 +268,5 @@ void pg_admin_read(struct pg_client *c)
 		}
 		pg_bev_send(c->bev, &b);
 		buf_free(&b);
-		c->queries++;
 	}
 }
