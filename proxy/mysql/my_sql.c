@@ -3,6 +3,7 @@
  */
 #include "proxy/mysql/my_sql.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,6 +20,17 @@ struct cursor {
 	const char *p;
 	size_t n, i;
 	bool truncated;
+	/* CONNECTION_ID() calls, followed token by token in next() while
+	 * `track` (the text mentions the name at all). */
+	bool track;
+	struct my_sql_call *calls;
+	size_t max_calls, n_calls;
+	size_t depth;            /* parentheses open */
+	uint64_t select_list;    /* bit d: depth d is inside a select list */
+	bool item_start;         /* the last token starts a select-list item */
+	bool after_dot;          /* the last token was '.' (a qualified name follows) */
+	bool stmt_start;         /* the next token is a statement's first */
+	bool ddl;                /* the statement is a CREATE or ALTER */
 };
 
 static const char *const tracked_vars[] = {
@@ -112,7 +124,8 @@ static void skip_quoted(struct cursor *c, char q)
 	c->truncated = true;
 }
 
-static void next(struct cursor *c, struct tok *t)
+/* The next token, as written (see next() for the one the scanner uses). */
+static void lex(struct cursor *c, struct tok *t)
 {
 	skip_space(c);
 	memset(t, 0, sizeof(*t));
@@ -186,6 +199,149 @@ static bool is_word(const struct tok *t, const char *w)
 }
 
 static bool at_end(const struct tok *t) { return t->kind == T_END || t->kind == T_SEMI; }
+
+/* ---- CONNECTION_ID() ---- */
+
+/* Words that may follow SELECT before its first item. */
+static const char *const select_modifiers[] = {
+	"ALL", "DISTINCT", "DISTINCTROW", "HIGH_PRIORITY", "STRAIGHT_JOIN", "SQL_SMALL_RESULT",
+	"SQL_BIG_RESULT", "SQL_BUFFER_RESULT", "SQL_CACHE", "SQL_NO_CACHE", "SQL_CALC_FOUND_ROWS",
+};
+
+/* Reserved words that end a select list (so none of them can be an
+ * alias). WINDOW is not one: MariaDB takes it as an alias. */
+static const char *const select_list_ends[] = {
+	"FROM", "INTO", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "FETCH",
+	"PROCEDURE", "FOR", "LOCK", "UNION", "EXCEPT", "INTERSECT",
+};
+
+static bool word_in(const struct tok *t, const char *const *words, size_t n)
+{
+	if (t->kind != T_WORD)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (is_word(t, words[i]))
+			return true;
+	return false;
+}
+
+static bool ends_select_list(const struct tok *t)
+{
+	return word_in(t, select_list_ends, sizeof(select_list_ends) / sizeof(select_list_ends[0]));
+}
+
+/* Depths past 63 are never taken as a select list: no alias there. */
+static bool in_select_list(const struct cursor *c)
+{
+	return c->depth < 64 && ((c->select_list >> c->depth) & 1u);
+}
+
+static void set_select_list(struct cursor *c, bool on)
+{
+	if (c->depth >= 64)
+		return;
+	if (on)
+		c->select_list |= (uint64_t)1 << c->depth;
+	else
+		c->select_list &= ~((uint64_t)1 << c->depth);
+}
+
+/* t names CONNECTION_ID: a call when "(" ")" follow (blanks and comments
+ * allowed). Looks ahead without moving the cursor: the parentheses and
+ * what follows are scanned as usual afterwards. */
+static void note_call(struct cursor *c, const struct tok *t, bool item_start)
+{
+	size_t save = c->i;
+	bool truncated = c->truncated;
+	skip_space(c);
+	if (c->i >= c->n || c->p[c->i] != '(')
+		goto out;
+	c->i++;
+	skip_space(c);
+	if (c->i >= c->n || c->p[c->i] != ')')
+		goto out;
+	c->i++;
+	size_t end = c->i;
+	bool alias = false;
+	if (item_start && in_select_list(c)) {
+		struct tok nx;
+		lex(c, &nx);
+		alias = at_end(&nx) || ends_select_list(&nx) ||
+			(nx.kind == T_PUNCT && (nx.ch == ',' || (nx.ch == ')' && c->depth > 0)));
+	}
+	size_t off = (size_t)(t->p - c->p) - (t->kind == T_QIDENT ? 1 : 0);
+	if (c->n_calls < c->max_calls)
+		c->calls[c->n_calls] = (struct my_sql_call){ off, end - off, alias };
+	c->n_calls++;
+out:
+	c->i = save;
+	c->truncated = truncated;
+}
+
+/* Every token the scanner reads passes here (when tracking): parentheses,
+ * select lists and the statement's kind, for the calls of
+ * CONNECTION_ID(). */
+static void track(struct cursor *c, const struct tok *t)
+{
+	bool item_start = c->item_start, after_dot = c->after_dot;
+	c->item_start = c->after_dot = false;
+	if (at_end(t)) {
+		c->depth = 0;
+		c->select_list = 0;
+		c->stmt_start = true;
+		c->ddl = false;
+		return;
+	}
+	if (c->stmt_start) {
+		/* A view's, routine's, trigger's or event's body runs later,
+		 * for whoever uses it: the call must stay a call. */
+		c->stmt_start = false;
+		c->ddl = is_word(t, "CREATE") || is_word(t, "ALTER");
+	}
+	switch (t->kind) {
+	case T_PUNCT:
+		if (t->ch == '(') {
+			c->depth++;
+			set_select_list(c, false);
+		} else if (t->ch == ')') {
+			set_select_list(c, false);
+			if (c->depth > 0)
+				c->depth--;
+		} else if (t->ch == ',') {
+			c->item_start = in_select_list(c);
+		} else if (t->ch == '.') {
+			c->after_dot = true;
+		}
+		return;
+	case T_QIDENT: /* `connection_id`() is the same function */
+		if (t->len == 13 && strncasecmp(t->p, "CONNECTION_ID", 13) == 0 && !after_dot && !c->ddl)
+			note_call(c, t, item_start);
+		return;
+	case T_WORD:
+		if (is_word(t, "SELECT") || is_word(t, "RETURNING")) {
+			set_select_list(c, true);
+			c->item_start = true;
+		} else if (item_start &&
+			   word_in(t, select_modifiers, sizeof(select_modifiers) / sizeof(select_modifiers[0]))) {
+			c->item_start = true;
+		} else if (ends_select_list(t)) {
+			set_select_list(c, false);
+		} else if (is_word(t, "CONNECTION_ID") && !after_dot && !c->ddl) {
+			note_call(c, t, item_start);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+/* The scanner's tokens. */
+static void next(struct cursor *c, struct tok *t)
+{
+	lex(c, t);
+	if (c->track)
+		track(c, t);
+}
 
 static void pin(struct my_sql_scan *out, const char *why)
 {
@@ -431,10 +587,19 @@ static void scan_rest(struct cursor *c, struct tok *t, struct my_sql_scan *out)
 	}
 }
 
-void my_sql_scan(const char *sql, size_t len, struct my_sql_scan *out)
+/* my_sql_scan() into out, with the calls of CONNECTION_ID() into
+ * calls[0 .. max); returns how many calls there are. */
+static size_t scan(const char *sql, size_t len, struct my_sql_scan *out, struct my_sql_call *calls, size_t max)
 {
 	memset(out, 0, sizeof(*out));
-	struct cursor c = { sql, len, 0, false };
+	struct cursor c = {
+		.p = sql,
+		.n = len,
+		.track = my_sql_mentions_connection_id(sql, len),
+		.calls = calls,
+		.max_calls = max,
+		.stmt_start = true,
+	};
 	struct tok t;
 	next(&c, &t);
 	while (t.kind != T_END) {
@@ -491,4 +656,91 @@ void my_sql_scan(const char *sql, size_t len, struct my_sql_scan *out)
 	}
 	if (c.truncated)
 		out->flags |= MY_SQL_TRUNCATED;
+	if (c.n_calls > 0)
+		out->flags |= MY_SQL_CONNECTION_ID;
+	return c.n_calls;
+}
+
+void my_sql_scan(const char *sql, size_t len, struct my_sql_scan *out)
+{
+	size_t n = scan(sql, len, out, out->calls, MY_SQL_MAX_CALLS);
+	out->n_calls = n;
+}
+
+bool my_sql_mentions_connection_id(const char *sql, size_t len)
+{
+	/* The '_' by memchr, then "connection" before it and "id" after. */
+	const char *end = sql + len;
+	const char *p = len >= 13 ? memchr(sql + 10, '_', len - 10) : NULL;
+	while (p) {
+		if (end - p >= 3 && strncasecmp(p - 10, "connection", 10) == 0 && strncasecmp(p + 1, "id", 2) == 0)
+			return true;
+		p++;
+		p = p < end ? memchr(p, '_', (size_t)(end - p)) : NULL;
+	}
+	return false;
+}
+
+size_t my_sql_connection_ids(const char *sql, size_t len, struct my_sql_call *calls, size_t max)
+{
+	if (!my_sql_mentions_connection_id(sql, len))
+		return 0;
+	struct my_sql_scan s;
+	return scan(sql, len, &s, calls, max);
+}
+
+struct emitter {
+	char *p;
+	size_t cap, len;
+};
+
+static void emit(struct emitter *e, const char *s, size_t n)
+{
+	if (e->len < e->cap && n > 0) {
+		size_t k = e->cap - e->len < n ? e->cap - e->len : n;
+		memcpy(e->p + e->len, s, k);
+	}
+	e->len += n;
+}
+
+size_t my_sql_rewrite_connection_id(const char *sql, size_t len, const struct my_sql_call *calls, size_t n,
+				    uint32_t id, char *out, size_t cap)
+{
+	struct emitter e = { out, cap, 0 };
+	char num[10];
+	size_t nl = 0;
+	char rev[10];
+	do {
+		rev[nl++] = (char)('0' + id % 10);
+		id /= 10;
+	} while (id);
+	for (size_t i = 0; i < nl; i++)
+		num[i] = rev[nl - 1 - i];
+	size_t at = 0;
+	for (size_t k = 0; k < n; k++) {
+		const struct my_sql_call *cl = &calls[k];
+		if (cl->off < at || cl->off > len || cl->len > len - cl->off)
+			continue; /* not from this text, or out of order */
+		size_t end = cl->off + cl->len;
+		emit(&e, sql + at, cl->off - at);
+		/* "/_*!50000CONNECTION_ID()" must not become a version 500005,
+		 * nor "/_*!CONNECTION_ID()" a version 429496 */
+		if (cl->off > 0 && (ident_char((unsigned char)sql[cl->off - 1]) || sql[cl->off - 1] == '!'))
+			emit(&e, " ", 1);
+		emit(&e, num, nl);
+		if (cl->alias) {
+			emit(&e, " AS `", 5);
+			for (size_t i = cl->off; i < end; i++) {
+				emit(&e, sql + i, 1);
+				if (sql[i] == '`')
+					emit(&e, "`", 1);
+			}
+			emit(&e, "`", 1);
+		} else if (end < len && (ident_char((unsigned char)sql[end]) || sql[end] == '.')) {
+			emit(&e, " ", 1); /* CONNECTION_ID()x: x stays an alias */
+		}
+		at = end;
+	}
+	emit(&e, sql + at, len - at);
+	return e.len;
 }
