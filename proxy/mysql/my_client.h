@@ -80,6 +80,8 @@ struct my_cmd {
 	char *text;                   /* PREPARE: the SQL; INIT_DB / USE: the schema */
 	unsigned sql_flags;           /* my_sql_scan flags of a COM_QUERY */
 	const char *pin_reason;
+	uint8_t *frame;               /* COM_QUERY/PREPARE with CONNECTION_ID() replaced: */
+	size_t frame_len;             /* sent instead of the client's frame (header included) */
 	struct my_vars sets;          /* tracked assignments to apply on success */
 };
 

@@ -51,6 +51,7 @@ static void forward_command_bytes(struct my_client *c);
 void my_cmd_clear(struct my_cmd *cmd)
 {
 	free(cmd->text);
+	free(cmd->frame);
 	my_vars_clear(&cmd->sets);
 	memset(cmd, 0, sizeof(*cmd));
 }
@@ -259,6 +260,49 @@ static void change_user(struct my_client *c, size_t frame_len)
 	free(pkt);
 }
 
+/* CONNECTION_ID() in a COM_QUERY's or COM_STMT_PREPARE's text (the n
+ * calls my_sql found; calls holds the first MY_SQL_MAX_CALLS): the
+ * server would answer with its own thread id, which means nothing to the
+ * client (KILL through the proxy takes the proxy's id, and the server is
+ * shared). c->cur.frame gets the command with the client's connection id
+ * in their place, which forward() sends instead of the client's frame. A
+ * text that would no longer fit in one frame or in max_packet_size is
+ * left as written. 0, or -1 when out of memory. */
+static int rewrite_connection_id(struct my_client *c, uint8_t cmd, const char *sql, size_t len,
+				 const struct my_sql_call *calls, size_t n)
+{
+	struct my_sql_call *all = NULL;
+	if (n > MY_SQL_MAX_CALLS) { /* a second scan, for these texts only */
+		all = malloc(n * sizeof(*all));
+		if (!all)
+			return -1;
+		size_t got = my_sql_connection_ids(sql, len, all, n);
+		n = got < n ? got : n;
+		calls = all;
+	}
+	size_t need = my_sql_rewrite_connection_id(sql, len, calls, n, c->id, NULL, 0);
+	if (1 + need >= MYC_MAX_FRAME || 1 + need > c->cfg->global.max_packet_size) {
+		log_debug("mysql client %u (%s user=%s): CONNECTION_ID() left as written: the rewritten %s "
+			  "would be %zu bytes", c->id, c->addr, c->user, myc_com_name(cmd), 1 + need);
+		free(all);
+		return 0;
+	}
+	uint8_t *f = malloc(MYC_HEADER_LEN + 1 + need);
+	if (!f) {
+		free(all);
+		return -1;
+	}
+	myle_set_u24(f, (uint32_t)(1 + need));
+	f[3] = 0;
+	f[4] = cmd;
+	my_sql_rewrite_connection_id(sql, len, calls, n, c->id, (char *)f + MYC_HEADER_LEN + 1, need);
+	free(all);
+	free(c->cur.frame);
+	c->cur.frame = f;
+	c->cur.frame_len = MYC_HEADER_LEN + 1 + need;
+	return 0;
+}
+
 /* Answer or dispatch the command at the head of the input. Returns true
  * when it was answered by the proxy (look at the next one), false when
  * waiting for bytes, for a server, or closed. */
@@ -392,10 +436,23 @@ static bool next_command(struct my_client *c)
 				     "a client with local infile enabled (CLIENT_LOCAL_FILES)", len);
 			return true;
 		}
+		/* A query read whole (up to 64 kB); a longer one is streamed
+		 * and goes as written. */
+		if ((sc.flags & MY_SQL_CONNECTION_ID) && look == len &&
+		    rewrite_connection_id(c, COM_QUERY, (const char *)mc.text.p, mc.text.len, sc.calls, sc.n_calls) < 0) {
+			my_client_close(c, 1041, "HY000", 1, "Out of memory");
+			return false;
+		}
 		if (sc.flags & MY_SQL_KILL) {
 			uint32_t kid;
 			bool query;
-			if (look == len && my_kill_parse((const char *)mc.text.p, mc.text.len, &kid, &query) == 0) {
+			const char *kt = (const char *)mc.text.p; /* KILL QUERY CONNECTION_ID() too */
+			size_t kl = mc.text.len;
+			if (cur->frame) {
+				kt = (const char *)cur->frame + MYC_HEADER_LEN + 1;
+				kl = cur->frame_len - MYC_HEADER_LEN - 1;
+			}
+			if (look == len && my_kill_parse(kt, kl, &kid, &query) == 0) {
 				kill_command(c, kid, query, len);
 				return true;
 			}
@@ -424,6 +481,32 @@ static bool next_command(struct my_client *c)
 		if (!cur->text) {
 			my_client_close(c, 1041, "HY000", 1, "Out of memory");
 			return false;
+		}
+		size_t tl = strlen(cur->text);
+		if (cmd == COM_STMT_PREPARE && my_sql_mentions_connection_id(cur->text, tl)) {
+			/* The rewritten text is the statement's: its server cache
+			 * key (schema, text) and what is prepared again on other
+			 * servers, so each client has a server statement of its
+			 * own. Not in a prepared KILL, which the server runs with
+			 * its own thread ids: a proxy id there would name some
+			 * other server connection. */
+			struct my_sql_scan sc;
+			my_sql_scan(cur->text, tl, &sc);
+			if ((sc.flags & MY_SQL_CONNECTION_ID) && !(sc.flags & MY_SQL_KILL) &&
+			    rewrite_connection_id(c, cmd, cur->text, tl, sc.calls, sc.n_calls) < 0) {
+				my_client_close(c, 1041, "HY000", 1, "Out of memory");
+				return false;
+			}
+			if (cur->frame) {
+				char *t = strndup((const char *)cur->frame + MYC_HEADER_LEN + 1,
+						  cur->frame_len - MYC_HEADER_LEN - 1);
+				if (!t) {
+					my_client_close(c, 1041, "HY000", 1, "Out of memory");
+					return false;
+				}
+				free(cur->text);
+				cur->text = t;
+			}
 		}
 	} else if (mc.has_stmt_id) {
 		uint32_t id = mc.stmt_id == 0xffffffffu ? c->last_prepared : mc.stmt_id;
@@ -838,7 +921,11 @@ static void forward(struct my_client *c)
 	size_t total = MYC_HEADER_LEN + len;
 	bool moved = false;
 	stats_begin(c, in, len);
-	if (cur->stmt_id) {
+	if (cur->frame) { /* CONNECTION_ID() replaced; the client's frame is all in */
+		evbuffer_drain(in, total);
+		evbuffer_add(out, cur->frame, cur->frame_len);
+		moved = true;
+	} else if (cur->stmt_id) {
 		struct my_pstmt *ps = pstmt_get(c, cur->stmt_id);
 		struct my_sstmt *st = ps ? my_server_stmt_get(s, ps->key) : NULL;
 		if (!st) {
