@@ -372,6 +372,16 @@ static bool simple_value(const struct tok *t)
 	return t->kind == T_STRING || t->kind == T_NUMBER || t->kind == T_WORD;
 }
 
+/* The end of token t as written: past a backquoted name's closing quote,
+ * when the text has it (a text cut inside the name has none). */
+static const char *tok_end(const struct cursor *c, const struct tok *t)
+{
+	const char *end = t->p + t->len;
+	if (t->kind == T_QIDENT && end < c->p + c->n)
+		end++;
+	return end;
+}
+
 /* SET NAMES x [COLLATE y] | NAMES DEFAULT: the text after NAMES. */
 static void scan_names(struct cursor *c, struct tok *t, struct my_sql_scan *out, const char *name)
 {
@@ -381,7 +391,7 @@ static void scan_names(struct cursor *c, struct tok *t, struct my_sql_scan *out,
 		return;
 	}
 	const char *start = t->p - (t->kind == T_QIDENT ? 1 : 0);
-	const char *end = t->p + t->len + (t->kind == T_QIDENT ? 1 : 0);
+	const char *end = tok_end(c, t);
 	next(c, t);
 	if (is_word(t, "COLLATE")) {
 		next(c, t);
@@ -389,7 +399,7 @@ static void scan_names(struct cursor *c, struct tok *t, struct my_sql_scan *out,
 			pin(out, "SET NAMES");
 			return;
 		}
-		end = t->p + t->len + (t->kind == T_QIDENT ? 1 : 0);
+		end = tok_end(c, t);
 		next(c, t);
 	}
 	add_set(out, name, start, (size_t)(end - start));

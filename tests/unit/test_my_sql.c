@@ -352,6 +352,24 @@ static void test_connection_id_rewrite(void **state)
 	assert_memory_equal(out, "SELECT 9", 8);
 }
 
+/* Found by fuzz_my_sql: a text cut inside a backquoted collation name
+ * gave a SET NAMES value one byte past the text. */
+static void test_names_cut_in_backquote(void **state)
+{
+	(void)state;
+	const char full[] = "SET NAMES utf8mb4 COLLATE`utf8mb4_bin`";
+	for (size_t n = 0; n <= sizeof(full) - 1; n++) {
+		char *p = malloc(n ? n : 1);
+		assert_non_null(p);
+		memcpy(p, full, n);
+		struct my_sql_scan s;
+		my_sql_scan(p, n, &s);
+		for (int k = 0; k < s.n_sets; k++)
+			assert_true(s.sets[k].value >= p && (size_t)(s.sets[k].value - p) + s.sets[k].value_len <= n);
+		free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_connection_id_truncated),
 		cmocka_unit_test(test_connection_id_many),
 		cmocka_unit_test(test_connection_id_rewrite),
+		cmocka_unit_test(test_names_cut_in_backquote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
