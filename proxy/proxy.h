@@ -23,6 +23,7 @@
 #include "proxy/cancel.h"
 #include "proxy/mysql/my_kill.h"
 #include "proxy/stats.h"
+#include "util/kvpack.h"
 #include "util/list.h"
 
 struct event_base;
@@ -106,6 +107,7 @@ struct worker {
 	uint32_t next_client_id;
 	struct stats_worker stats;    /* own counters; published snapshot under stats.lock */
 	struct my_kill_box my_kills;  /* MySQL KILL: this worker's client ids, queued requests (own lock) */
+	struct kvpack_cache params;   /* parameter lists its sessions share (util/kvpack.h) */
 };
 
 /* Create listeners, pools and the event loop of each worker; start them. */

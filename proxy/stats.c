@@ -339,6 +339,7 @@ void stats_publish(struct worker *w)
 	for (struct list *n = w->clients.next; n != &w->clients; n = n->next) {
 		const struct pg_client *c = container_of(n, struct pg_client, node);
 		s->clients[STATS_PROTO_PG][client_kind(c)]++;
+		s->parked[STATS_PROTO_PG] += c->parked;
 		add_client_row(s, w, STATS_PROTO_PG, c->id, c->addr, c->user, c->database,
 			       client_state_name(c->state), c->tls_on, c->connected_ms, c->queries, c->server);
 	}
@@ -803,6 +804,7 @@ int stats_collect(struct proxy *px, struct stats_view *v, int flags)
 				totals_add(&v->proto[p].t, &s->t[p]);
 				for (int k = 0; k < STATS_CL_N; k++)
 					v->proto[p].clients[k] += s->clients[p][k];
+				v->proto[p].parked += s->parked[p];
 			}
 			v->qps += s->qps;
 			v->tps += s->tps;
@@ -863,8 +865,10 @@ void stats_view_sum_protocols(struct stats_view *v)
 {
 	memset(&v->t, 0, sizeof(v->t));
 	memset(v->clients, 0, sizeof(v->clients));
+	v->parked = 0;
 	for (int p = 0; p < STATS_PROTO_N; p++) {
 		totals_add(&v->t, &v->proto[p].t);
+		v->parked += v->proto[p].parked;
 		for (int k = 0; k < STATS_CL_N; k++)
 			v->clients[k] += v->proto[p].clients[k];
 	}

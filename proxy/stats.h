@@ -161,6 +161,7 @@ struct stats_snap {
 	struct stats_totals t[STATS_PROTO_N];
 	double qps, tps;              /* over the last publish interval, all protocols */
 	int clients[STATS_PROTO_N][STATS_CL_N];
+	int parked[STATS_PROTO_N];    /* idle clients holding no buffers (pg_client.h) */
 	struct stats_pool_row *pools;
 	size_t n_pools;
 	/* Rows, only while a reader holds the lease (has_rows); rows_gen is
@@ -249,6 +250,7 @@ struct stats_rule_row {
 struct stats_proto_view {
 	struct stats_totals t;
 	int clients[STATS_CL_N];
+	int parked;                   /* of clients[STATS_CL_IDLE]: parked (no buffers) */
 };
 
 /* The sum of all workers plus process-wide figures: what renderers show. */
@@ -270,6 +272,7 @@ struct stats_view {
 	struct stats_totals t;        /* all protocols: the sum of proto[] */
 	double qps, tps;
 	int clients[STATS_CL_N];      /* all protocols */
+	int parked;                   /* all protocols */
 	struct stats_pool_row *pools; /* merged across workers */
 	size_t n_pools;
 	struct stats_node_row *nodes;

@@ -349,6 +349,11 @@ void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 			sample(b, "switchyard_client_connections", v->proto[p].clients[k], "protocol",
 			       stats_proto_name((enum stats_proto)p), "state",
 			       stats_client_kind_name((enum stats_client_kind)k), NULL);
+	head(b, "switchyard_client_parked", "gauge",
+	     "Idle client connections holding no I/O buffers (parked; counted in state idle too).");
+	for (int p = 0; p < STATS_PROTO_N; p++)
+		sample(b, "switchyard_client_parked", v->proto[p].parked, "protocol",
+		       stats_proto_name((enum stats_proto)p), NULL);
 	head(b, "switchyard_max_client_conn", "gauge", "The max_client_conn limit.");
 	sample(b, "switchyard_max_client_conn", v->max_client_conn, NULL);
 	counter_proto(b, v, "switchyard_clients_accepted_total", "Client connections accepted.", TF_ACCEPTED);
@@ -432,10 +437,11 @@ static void jhist(struct buf *b, const struct stats_hist *h)
 
 /* The client states and counters inside a "clients" object, without
  * its braces: "login":…,…,"login_failures_total":… */
-static void jclients(struct buf *b, const int clients[STATS_CL_N], const struct stats_totals *t)
+static void jclients(struct buf *b, const int clients[STATS_CL_N], int parked, const struct stats_totals *t)
 {
 	for (int k = 0; k < STATS_CL_N; k++)
 		putf(b, "\"%s\":%d,", stats_client_kind_name((enum stats_client_kind)k), clients[k]);
+	putf(b, "\"parked\":%d,", parked);
 	putf(b, "\"accepted_total\":%" PRIu64 ",\"refused_total\":%" PRIu64 ",\"login_failures_total\":%" PRIu64,
 	     tot_get(t, TF_ACCEPTED), tot_get(t, TF_REFUSED), tot_get(t, TF_LOGIN_FAILURES));
 }
@@ -467,7 +473,7 @@ static void jerrors_hists(struct buf *b, const struct stats_totals *t)
 static void jproto(struct buf *b, const struct stats_proto_view *pv)
 {
 	puts_(b, "{\"clients\":{");
-	jclients(b, pv->clients, &pv->t);
+	jclients(b, pv->clients, pv->parked, &pv->t);
 	puts_(b, "},");
 	jcounters(b, &pv->t);
 	jerrors_hists(b, &pv->t);
@@ -511,7 +517,7 @@ void stats_render_json(const struct stats_view *v, struct buf *b)
 	     v->generation, v->reloads_ok, v->reloads_failed, (double)v->last_reload_ms / 1000.0,
 	     v->last_reload_ms == 0 || v->last_reload_ok ? "true" : "false");
 	putf(b, "\"clients\":{\"total\":%d,\"max_client_conn\":%d,", v->clients_total, v->max_client_conn);
-	jclients(b, v->clients, t);
+	jclients(b, v->clients, v->parked, t);
 	puts_(b, "},");
 	jcounters(b, t);
 	putf(b, "\"qps\":%.2f,\"tps\":%.2f,", v->qps, v->tps);

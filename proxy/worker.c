@@ -223,6 +223,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (w->id == 0)
 		route_expire(now); /* shared read-your-writes state of idle keys */
+	kvpack_cache_trim(&w->params);
 }
 
 static void worker_reload(struct worker *w)
@@ -453,6 +454,7 @@ static void worker_cleanup(struct worker *w)
 	while ((n = list_first(&w->my_clients)))
 		my_client_close(container_of(n, struct my_client, node), 0, NULL, 0, "proxy stopping");
 	my_client_reap(&w->my_dead);
+	kvpack_cache_clear(&w->params);
 	stats_worker_free(w);
 	pool_set_free(w->pools);
 	w->pools = NULL;

@@ -29,13 +29,13 @@ static const struct server_link_ops aq_ops = {
 
 static struct pg_client *client_of(struct pool_waiter *w)
 {
-	return container_of(w, struct pg_client, aq_waiter);
+	return container_of(w, struct pg_aq, waiter)->c;
 }
 
 static void aq_on_server(struct pool_waiter *w, struct server *s)
 {
 	struct pg_client *c = client_of(w);
-	c->aq_server = s;
+	c->aq->server = s;
 	server_link(s, c, &aq_ops);
 	const char *params[1] = { c->user };
 	struct buf b;
@@ -64,11 +64,17 @@ int pg_auth_query_start(struct pg_client *c)
 		return -1;
 	int pri = health_primary_of(c->cl); /* after a failover: the promoted node */
 	const struct cfg_node *node = &c->cl->nodes[pri > 0 ? pri : 0];
-	c->aq_pool = pool_get(c->w->pools, CFG_PROTO_POSTGRES, &node->addr, c->cl->server_database,
-			      au->server_user ? au->server_user : au->name, &c->cl->settings,
-			      g->max_packet_size);
-	if (!c->aq_pool)
+	struct pool *pool = pool_get(c->w->pools, CFG_PROTO_POSTGRES, &node->addr, c->cl->server_database,
+				     au->server_user ? au->server_user : au->name, &c->cl->settings,
+				     g->max_packet_size);
+	if (!pool)
 		return -1;
+	struct pg_aq *aq = calloc(1, sizeof(*aq));
+	if (!aq)
+		return -1;
+	aq->c = c;
+	aq->pool = pool;
+	c->aq = aq;
 	struct pool_credentials cr = { 0 };
 	cr.password = au->server_password;
 	if (!cr.password && au->secret_kind == CFG_SECRET_PLAIN)
@@ -76,13 +82,26 @@ int pg_auth_query_start(struct pg_client *c)
 	if (!cr.password && au->secret_kind == CFG_SECRET_MD5)
 		cr.md5_stored = au->password;
 	if (cr.password || cr.md5_stored)
-		pool_set_credentials(c->aq_pool, &cr);
-	c->aq_waiter.on_server = aq_on_server;
-	c->aq_waiter.on_error = aq_on_error;
-	list_init(&c->aq_waiter.node);
+		pool_set_credentials(pool, &cr);
+	aq->waiter.on_server = aq_on_server;
+	aq->waiter.on_error = aq_on_error;
+	list_init(&aq->waiter.node);
 	client_set_state(c, CL_AUTH_QUERY);
-	pool_acquire(c->aq_pool, &c->aq_waiter);
+	pool_acquire(pool, &aq->waiter);
 	return 0;
+}
+
+void pg_auth_query_stop(struct pg_client *c)
+{
+	struct pg_aq *aq = c->aq;
+	if (!aq)
+		return;
+	c->aq = NULL;
+	pool_cancel_wait(aq->pool, &aq->waiter);
+	if (aq->server)
+		pool_release(aq->server, false, false);
+	free(aq->secret);
+	free(aq);
 }
 
 /* Copy a DataRow column (length-prefixed, -1 for NULL) into a new string. */
@@ -146,10 +165,10 @@ static void aq_readable(void *link, struct server *s)
 		switch (m.type) {
 		case 'D': {
 			uint16_t ncols = pgc_read_u16(&rd);
-			if (ncols >= 2 && !c->aq_secret && !c->aq_found) {
+			if (ncols >= 2 && !c->aq->secret && !c->aq->found) {
 				free(read_column(&rd)); /* the user name */
-				c->aq_secret = read_column(&rd);
-				c->aq_found = true;
+				c->aq->secret = read_column(&rd);
+				c->aq->found = true;
 			}
 			break;
 		}
@@ -164,15 +183,16 @@ static void aq_readable(void *link, struct server *s)
 		case 'Z': {
 			s->tx_status = m.body_len ? (char)m.body[0] : 'I';
 			evbuffer_drain(in, (size_t)r);
-			c->aq_server = NULL;
+			c->aq->server = NULL;
 			pool_release(s, true, false);
 			if (c->sync_error) {
 				log_error("auth_query failed: %s", c->sync_error);
 				pg_client_close(c, "08006", "auth_query failed: %s", c->sync_error);
 				return;
 			}
-			char *secret = c->aq_secret;
-			c->aq_secret = NULL;
+			char *secret = c->aq->secret;
+			c->aq->secret = NULL;
+			pg_auth_query_stop(c); /* done with it */
 			lookup_done(c, secret);
 			return;
 		}
@@ -186,6 +206,6 @@ static void aq_readable(void *link, struct server *s)
 static void aq_failed(void *link, struct server *s, const char *why)
 {
 	struct pg_client *c = link;
-	c->aq_server = NULL;
+	c->aq->server = NULL;
 	pg_client_close(c, "08006", "auth_query: server connection lost: %s", why);
 }

@@ -17,5 +17,7 @@ struct pg_client;
 /* Start the lookup for c->user. Returns -1 when auth_query cannot be
  * used (no auth_user configured, or it is not a configured user). */
 int pg_auth_query_start(struct pg_client *c);
+/* Stop a lookup in progress (the client is closing) and free c->aq. */
+void pg_auth_query_stop(struct pg_client *c);
 
 #endif

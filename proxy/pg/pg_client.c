@@ -48,6 +48,7 @@ static const char *const client_state_names[] = { CLIENT_STATES(CLIENT_STATE_NAM
 
 static void client_read_cb(struct bufferevent *bev, void *arg);
 static void pg_client_linger(struct pg_client *c);
+static int open_bev(struct pg_client *c, int fd);
 static void client_write_cb(struct bufferevent *bev, void *arg);
 static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -80,7 +81,10 @@ void client_set_state(struct pg_client *c, enum client_state st)
 
 static void timer_start(struct pg_client *c, int64_t ms)
 {
-	evtimer_del(c->timer);
+	/* Also cancels a pending park_soon, and makes the event the timer
+	 * again (pg_client_park_soon borrows it). */
+	event_del(c->timer);
+	event_assign(c->timer, c->w->base, -1, 0, client_timer_cb, c);
 	if (ms <= 0)
 		return;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -137,6 +141,108 @@ static int64_t login_timeout(const struct pg_client *c)
 	return t > 0 ? t : default_login_timeout_ms;
 }
 
+/* The plain-socket bufferevent of a client (at accept, and when a parked
+ * client wakes). Takes fd: closes it on failure (-1, c->bev NULL). */
+static int open_bev(struct pg_client *c, int fd)
+{
+	c->bev = bufferevent_socket_new(c->w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		return -1;
+	}
+	pg_io_direct_reads(c->bev);
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+	pg_relay_set_watermarks(c->bev);
+	/* EV_WRITE (on by default in libevent) only when a write is partial. */
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
+	stats_watch_client(c->w, STATS_PROTO_PG, c->bev);
+	return 0;
+}
+
+/* ---- parking (pg_client.h) ---- */
+
+static void client_wake_cb(evutil_socket_t fd, short what, void *arg);
+
+void pg_client_try_park(struct pg_client *c)
+{
+	if (c->state != CL_IDLE || c->parked || c->tls_on || !c->bev || c->server || c->admin_wait)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0 ||
+	    (bufferevent_get_enabled(c->bev) & EV_WRITE) || !(bufferevent_get_enabled(c->bev) & EV_READ))
+		return; /* bytes in flight, or reading suspended on purpose */
+	if (c->route_retry && evtimer_pending(c->route_retry, NULL))
+		return;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	if (fd < 0)
+		return;
+	if (c->opq.len == 0)
+		pg_opq_free(&c->opq); /* its ring (about 1 KiB) comes back on the next request */
+	/* A socket bufferevent closes its descriptor on free unless it has
+	 * none any more: keep the socket, free the rest. */
+	bufferevent_setfd(c->bev, -1);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	event_del(c->timer);
+	event_assign(c->timer, c->w->base, fd, EV_READ, client_wake_cb, c);
+	if (event_add(c->timer, NULL) < 0) {
+		close(fd);
+		event_assign(c->timer, c->w->base, -1, 0, client_timer_cb, c);
+		pg_client_close(c, NULL, "cannot watch the parked client's socket");
+		return;
+	}
+	c->parked = true;
+	log_debug("client %u (%s): parked", c->id, c->addr);
+}
+
+static void park_soon_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg_client *c = arg;
+	event_assign(c->timer, c->w->base, -1, 0, client_timer_cb, c);
+	pg_client_try_park(c);
+}
+
+void pg_client_park_soon(struct pg_client *c)
+{
+	/* The timer event is idle in CL_IDLE: borrow it for one callback at
+	 * the end of this turn, after the output queued now was written. */
+	if (c->state != CL_IDLE || c->parked || c->tls_on || evtimer_pending(c->timer, NULL))
+		return;
+	event_del(c->timer);
+	event_assign(c->timer, c->w->base, -1, 0, park_soon_cb, c);
+	event_active(c->timer, EV_TIMEOUT, 1);
+}
+
+/* Back from parked: the timer is a timer again; with `reopen`, the
+ * client gets a new bufferevent on its socket (else the socket is
+ * closed). -1 when that failed (the socket is closed, c->bev NULL). */
+static int unpark(struct pg_client *c, bool reopen)
+{
+	evutil_socket_t fd = event_get_fd(c->timer);
+	event_del(c->timer);
+	event_assign(c->timer, c->w->base, -1, 0, client_timer_cb, c);
+	c->parked = false;
+	if (!reopen) {
+		close(fd);
+		return 0;
+	}
+	return open_bev(c, fd);
+}
+
+static void client_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg_client *c = arg;
+	if (unpark(c, true) < 0) {
+		pg_client_close(c, NULL, "out of memory for a waking client");
+		return;
+	}
+	log_debug("client %u (%s): woken", c->id, c->addr);
+	/* The bytes (or EOF) that woke it are there: read them now rather
+	 * than on the next loop turn. */
+	pg_io_read_now(c->bev);
+}
+
 void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 		      const struct sockaddr *sa, int salen)
 {
@@ -153,7 +259,6 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	c->cfg = cfg_ref(w->cfg);
 	c->tls = tls_contexts_ref(w->tls);
 	list_init(&c->waiter.node);
-	list_init(&c->dead_node);
 	strmap_init(&c->prepared);
 	pg_opq_init(&c->opq);
 	c->waiter.on_server = on_server;
@@ -166,22 +271,17 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(w->base, client_timer_cb, c);
-	if (!c->bev || !c->timer) {
-		if (!c->bev)
-			close(fd);
+	if (!c->timer) {
+		close(fd);
 		pg_client_close(c, NULL, "out of memory");
 		return;
 	}
-	pg_io_direct_reads(c->bev);
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-	pg_relay_set_watermarks(c->bev);
-	/* EV_WRITE (on by default in libevent) only when a write is partial. */
-	bufferevent_disable(c->bev, EV_WRITE);
-	bufferevent_enable(c->bev, EV_READ);
+	if (open_bev(c, fd) < 0) {
+		pg_client_close(c, NULL, "out of memory");
+		return;
+	}
 	timer_start(c, login_timeout(c));
-	stats_watch_client(w, STATS_PROTO_PG, c->bev);
 	c->connected_ms = worker_now_ms(w);
 	w->counters[STATS_PROTO_PG].clients_accepted++;
 
@@ -203,6 +303,8 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 {
 	if (c->state == CL_CLOSED)
 		return;
+	if (c->parked)
+		unpark(c, sqlstate != NULL); /* a bufferevent only to send the error */
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -217,13 +319,7 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	}
 	if (c->pool)
 		pool_cancel_wait(c->pool, &c->waiter);
-	if (c->aq_pool)
-		pool_cancel_wait(c->aq_pool, &c->aq_waiter);
-	if (c->aq_server) {
-		struct server *s = c->aq_server;
-		c->aq_server = NULL;
-		pool_release(s, false, false);
-	}
+	pg_auth_query_stop(c);
 	if (c->server) {
 		struct server *s = c->server;
 		c->server = NULL;
@@ -250,7 +346,7 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 		pg_client_linger(c);
 		return;
 	}
-	list_add_tail(&c->w->dead, &c->dead_node);
+	list_add_tail(&c->w->dead, &c->node);
 	worker_schedule_reap(c->w);
 }
 
@@ -260,7 +356,7 @@ static void linger_done(void *arg)
 	struct pg_client *c = arg;
 	if (c->timer)
 		evtimer_del(c->timer);
-	list_add_tail(&c->w->dead, &c->dead_node);
+	list_add_tail(&c->w->dead, &c->node);
 	worker_schedule_reap(c->w);
 }
 
@@ -271,19 +367,11 @@ static void pg_client_linger(struct pg_client *c)
 	conn_linger(c->w->base, c->bev, linger_done, c);
 }
 
-static void free_params(struct client_param *p, int n)
-{
-	for (int i = 0; i < n; i++) {
-		free(p[i].key);
-		free(p[i].value);
-	}
-}
-
 void pg_client_reap(struct list *dead)
 {
 	struct list *n;
 	while ((n = list_pop(dead))) {
-		struct pg_client *c = container_of(n, struct pg_client, dead_node);
+		struct pg_client *c = container_of(n, struct pg_client, node);
 		if (c->bev)
 			bufferevent_free(c->bev);
 		if (c->timer)
@@ -300,13 +388,9 @@ void pg_client_reap(struct list *dead)
 		pg_prepared_clear(&c->prepared);
 		pg_opq_free(&c->opq);
 		pg_route_free(c);
-		free_params(c->want, c->n_want);
-		free_params(c->seen, c->n_seen);
-		free(c->want);
-		free(c->seen);
-		free(c->user);
-		free(c->database);
-		free(c->aq_secret);
+		kvpack_free(c->want);
+		kvpack_free(c->seen);
+		free(c->user); /* and database, in the same block */
 		if (c->dyn_user) {
 			free(c->dyn_user->name);
 			if (c->dyn_user->password)
@@ -320,63 +404,40 @@ void pg_client_reap(struct list *dead)
 	}
 }
 
-static int param_add(struct client_param **arrp, int *n, const char *k, const char *v)
+/* GUC names ignore case. */
+static int param_add(struct kvpack **l, const char *k, const char *v)
 {
-	struct client_param *arr = *arrp;
-	for (int i = 0; i < *n; i++) {
-		if (strcasecmp(arr[i].key, k) == 0) { /* GUC names ignore case */
-			char *nv = strdup(v);
-			if (!nv)
-				return -1;
-			free(arr[i].value);
-			arr[i].value = nv;
-			return 0;
-		}
-	}
-	if (*n == CLIENT_MAX_PARAMS)
-		return -1;
-	struct client_param *na = realloc(arr, (size_t)(*n + 1) * sizeof(*arr));
-	if (!na)
-		return -1;
-	*arrp = arr = na;
-	arr[*n].key = strdup(k);
-	arr[*n].value = strdup(v);
-	if (!arr[*n].key || !arr[*n].value) {
-		free(arr[*n].key);
-		free(arr[*n].value);
-		return -1;
-	}
-	(*n)++;
-	return 0;
+	return kvpack_set(l, k, v, true, CLIENT_MAX_PARAMS);
 }
 
 const char *pg_client_seen(const struct pg_client *c, const char *key)
 {
-	for (int i = 0; i < c->n_seen; i++)
-		if (strcasecmp(c->seen[i].key, key) == 0)
-			return c->seen[i].value;
-	return NULL;
+	return kvpack_get(c->seen, key, true);
 }
 
 bool pg_client_wants(const struct pg_client *c, const char *key)
 {
-	for (int i = 0; i < c->n_want; i++)
-		if (strcasecmp(c->want[i].key, key) == 0)
-			return true;
-	return false;
+	return kvpack_get(c->want, key, true) != NULL;
 }
 
 void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value)
 {
 	/* Only what can differ between the servers a client uses is worth
 	 * remembering (see report_params); the rest costs memory per client. */
-	if (pg_sql_is_tracked_param(key, strlen(key)))
-		param_add(&c->seen, &c->n_seen, key, value);
+	if (!pg_sql_is_tracked_param(key, strlen(key)))
+		return;
+	const char *had = kvpack_get(c->seen, key, true);
+	if (had && strcmp(had, value) == 0)
+		return;
+	if (param_add(&c->seen, key, value) < 0)
+		log_debug("client %u: cannot record parameter %s", c->id, key);
 }
 
 void pg_client_want_set(struct pg_client *c, const char *key, const char *value)
 {
-	param_add(&c->want, &c->n_want, key, value);
+	if (param_add(&c->want, key, value) < 0)
+		log_warning("client %u (%s): cannot record parameter %s (too many, or out of memory)", c->id,
+			    c->addr, key);
 }
 
 /* "-c name=value" and "--name=value" settings in the `options` parameter,
@@ -424,7 +485,7 @@ static int parse_options(struct pg_client *c, const char *opts)
 		for (char *k = key; *k; k++)
 			if (*k == '-')
 				*k = '_';
-		if (param_add(&c->want, &c->n_want, key, eq + 1) < 0)
+		if (param_add(&c->want, key, eq + 1) < 0)
 			return -1;
 	}
 	return expect_c ? -1 : 0;
@@ -567,7 +628,10 @@ int pg_client_use_node(struct pg_client *c, int node_index)
 static void auth_done(struct pg_client *c)
 {
 	if (c->auth) {
-		if (c->auth->have_client_key && !c->scram_keys) {
+		/* Only a user known by its SCRAM verifier alone logs in to
+		 * servers with the recovered key (pg_client_use_node). */
+		if (c->auth->have_client_key && !c->scram_keys && c->u->secret_kind == CFG_SECRET_SCRAM &&
+		    !c->u->server_password) {
 			c->scram_keys = malloc(sizeof(*c->scram_keys));
 			if (!c->scram_keys) {
 				pg_client_close(c, "53200", "out of memory");
@@ -609,14 +673,12 @@ static void auth_done(struct pg_client *c)
 static void handle_startup_message(struct pg_client *c, const struct pgc_startup *st)
 {
 	size_t off = 0;
-	const char *k, *v;
+	const char *k, *v, *user = NULL, *database = NULL;
 	while (pgc_startup_param_next(st, &off, &k, &v)) {
 		if (strcmp(k, "user") == 0) {
-			free(c->user);
-			c->user = strdup(v);
+			user = v;
 		} else if (strcmp(k, "database") == 0) {
-			free(c->database);
-			c->database = strdup(v);
+			database = v;
 		} else if (strcmp(k, "options") == 0) {
 			if (parse_options(c, v) < 0) {
 				pg_client_close(c, "08P01", "unsupported startup option \"%s\"", v);
@@ -627,23 +689,30 @@ static void handle_startup_message(struct pg_client *c, const struct pgc_startup
 			return;
 		} else if (strncmp(k, "_pq_.", 5) == 0) {
 			continue; /* protocol extensions: none supported, ignore as PostgreSQL may */
-		} else if (param_add(&c->want, &c->n_want, k, v) < 0) {
+		} else if (param_add(&c->want, k, v) < 0) {
 			pg_client_close(c, "08P01", "too many startup parameters");
 			return;
 		}
 	}
-	if (!c->user || !*c->user) {
+	if (!user || !*user) {
 		pg_client_close(c, "28000", "no PostgreSQL user name specified in startup packet");
 		return;
 	}
-	if (!c->database || !*c->database) {
-		free(c->database);
-		c->database = strdup(c->user);
-	}
-	if (!c->user || !c->database) {
+	if (!database || !*database)
+		database = user;
+	/* Both names in one allocation (c->user owns it): they live as long
+	 * as the session. */
+	size_t ul = strlen(user) + 1, dl = strlen(database) + 1;
+	char *names = malloc(ul + dl);
+	if (!names) {
 		pg_client_close(c, "53200", "out of memory");
 		return;
 	}
+	memcpy(names, user, ul);
+	memcpy(names + ul, database, dl);
+	free(c->user);
+	c->user = names;
+	c->database = names + ul;
 	if (c->tls && c->tls->client_mode == CFG_CTLS_REQUIRE && !c->tls_on) {
 		pg_client_close(c, "28000", "TLS is required (client_tls_mode = require)");
 		return;
@@ -853,6 +922,8 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CL_AUTH:
 		pg_client_close(c, "08006", "client_login_timeout: login not completed in time");
 		break;
+	case CL_IDLE:
+		break;
 	case CL_WAIT_SERVER:
 		if (c->held)
 			pg_client_close(c, "08006", "query_wait_timeout: the cluster is paused (admin PAUSE)");
@@ -906,7 +977,11 @@ void pg_client_sweep(struct pg_client *c, int64_t now)
 				(long long)st->idle_transaction_timeout_ms);
 		return;
 	}
-	if (!in_tx && st->client_idle_timeout_ms > 0 && idle > st->client_idle_timeout_ms)
+	if (!in_tx && st->client_idle_timeout_ms > 0 && idle > st->client_idle_timeout_ms) {
 		pg_client_close(c, "57P05", "client_idle_timeout: idle for more than %lld ms",
 				(long long)st->client_idle_timeout_ms);
+		return;
+	}
+	if (idle >= PG_CLIENT_PARK_AFTER_MS)
+		pg_client_try_park(c);
 }

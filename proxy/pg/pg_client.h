@@ -21,6 +21,7 @@
 #include "proxy/pg/pg_opq.h"
 #include "proxy/route_pick.h"
 #include "proxy/stats.h"
+#include "util/kvpack.h"
 #include "util/strmap.h"
 #include "util/list.h"
 
@@ -50,11 +51,6 @@ const char *client_state_name(enum client_state st);
 
 #define CLIENT_MAX_PARAMS 32
 
-struct client_param {
-	char *key;
-	char *value;
-};
-
 /* The SCRAM keys of a verifier-only user, kept from its login to log in
  * to servers as that user (heap: few clients need them). */
 struct pg_scram_keys {
@@ -62,75 +58,70 @@ struct pg_scram_keys {
 	uint8_t server_key[32];
 };
 
+/* A lookup with auth_query (pg_auth_query.c), only while it runs. */
+struct pg_aq {
+	struct pg_client *c;
+	struct pool *pool;
+	struct pool_waiter waiter;
+	struct server *server;
+	char *secret;
+	bool found;
+};
+
+/* The fields are grouped by size so that an idle session stays small
+ * (it is most of what an idle client costs: see parking below). */
 struct pg_client {
-	struct list node;             /* on worker->clients */
-	struct list dead_node;        /* on worker->dead after close */
+	struct list node;             /* on worker->clients; after close, on worker->dead */
 	struct worker *w;
 	uint32_t id;
 	enum client_state state;
-	struct bufferevent *bev;
-	struct event *timer;          /* login timeout, then query_wait_timeout */
-	char addr[80];
+	struct bufferevent *bev;      /* NULL while parked */
+	struct event *timer;          /* login timeout, then query_wait_timeout; while
+	                               * parked, the read event that wakes the client */
 	const struct cfg_listen *listen;
 	struct cfg *cfg;              /* the snapshot this session started with */
 	struct tls_contexts *tls;
-	bool tls_on;
 	int64_t connected_ms;         /* wall clock (worker_now_ms) */
 	int64_t wait_start_ms;        /* when it began waiting for a server */
 
 	/* From the startup packet. */
-	char *user;
-	char *database;
-	struct client_param *want;    /* applied on every server (grown as needed) */
-	int n_want;
-	/* What the client has been told with ParameterStatus. */
-	struct client_param *seen;
-	int n_seen;
+	char *user;                   /* owns one block for both names */
+	char *database;               /* inside user's block */
+	struct kvpack *want;          /* applied on every server (util/kvpack.h) */
+	struct kvpack *seen;          /* what it has been told with ParameterStatus */
 
 	const struct cfg_user *u;     /* in cfg, or dyn_user */
 	struct cfg_user *dyn_user;    /* from auth_query; owned by the session */
-	struct pool *aq_pool;         /* auth_query lookup (CL_AUTH_QUERY) */
-	struct pool_waiter aq_waiter;
-	struct server *aq_server;
-	char *aq_secret;
-	bool aq_found;
+	struct pg_aq *aq;             /* auth_query lookup (CL_AUTH_QUERY); NULL otherwise */
 	const struct cfg_cluster *cl;
-	enum cfg_pool_mode pool_mode;
 	struct pg_auth *auth;         /* only while authenticating (it is large) */
 	/* Kept from a SCRAM login for verifier-only users (pool credentials). */
 	struct pg_scram_keys *scram_keys; /* NULL unless such a login */
-	bool logged_in;               /* AuthenticationOk .. ReadyForQuery sent */
 
 	struct pool *pool;
 	struct pool_waiter waiter;
 	struct server *server;
-	int sync_pending;             /* ReadyForQuery expected for our SETs */
 	char *sync_error;             /* the error our SETs (or auth_query) got; NULL: none */
 
 	/* Relay. */
 	size_t c2s_left;              /* bytes of a client message still to forward */
 	size_t s2c_left;              /* bytes of a server message still to forward */
-	int outstanding;              /* sync points (Query/Sync/FunctionCall) awaiting ReadyForQuery */
-	bool s2c_hide;                /* the server message being passed is swallowed */
-	uint32_t cancel_pid, cancel_key;
 	uint64_t queries;
 	int64_t last_activity_ms;     /* last request or ReadyForQuery (worker_now_ms) */
 	int64_t query_start_ms;       /* when the oldest outstanding request began */
-	bool cancel_sent;             /* query_timeout already fired for it */
+	uint32_t cancel_pid, cancel_key;
+	int outstanding;              /* sync points (Query/Sync/FunctionCall) awaiting ReadyForQuery */
+	int sync_pending;             /* ReadyForQuery expected for our SETs */
+	enum cfg_pool_mode pool_mode;
+	int route_node;               /* node serving the current transaction */
 
 	/* Pooled modes. */
 	struct strmap prepared;       /* client statement name -> struct pg_pstmt */
 	struct pg_opq opq;            /* requests in flight on the linked server */
-	bool pinned;                  /* session state on the server: keep it */
-	bool held;                    /* in CL_WAIT_SERVER, not queued: its cluster is paused */
 	/* Read/write routing (clusters with replicas; NULL otherwise: it is
 	 * large, and most clients of a primary-only cluster never need it). */
 	struct route_session *route;
 	struct event *route_retry;    /* created on first use: a read waiting for a replica */
-	int route_node;               /* node serving the current transaction */
-	bool route_wrote;             /* it may have written on the primary */
-	bool lsn_wait;                /* asking that server its WAL position (read-your-writes) */
-	bool route_lsn_ok;            /* ... and it answered route_lsn */
 	uint64_t route_lsn;
 	/* Query statistics (query_stats.h): the statement in progress; the
 	 * key of the unnamed prepared statement and of the last Bind's. */
@@ -139,6 +130,18 @@ struct pg_client {
 	uint64_t qs_bound;
 	/* Admin console: a PAUSE waiting for transactions to finish (admin.h). */
 	struct admin_wait *admin_wait;
+
+	bool tls_on;
+	bool parked;                  /* idle without buffers: see pg_client_try_park() */
+	bool logged_in;               /* AuthenticationOk .. ReadyForQuery sent */
+	bool s2c_hide;                /* the server message being passed is swallowed */
+	bool cancel_sent;             /* query_timeout already fired for it */
+	bool pinned;                  /* session state on the server: keep it */
+	bool held;                    /* in CL_WAIT_SERVER, not queued: its cluster is paused */
+	bool route_wrote;             /* it may have written on the primary */
+	bool lsn_wait;                /* asking that server its WAL position (read-your-writes) */
+	bool route_lsn_ok;            /* ... and it answered route_lsn */
+	char addr[56];                /* "[v6 address]:port" fits */
 };
 
 /* A new connection accepted on `listen`; takes ownership of fd. */
@@ -177,8 +180,29 @@ bool pg_client_wants(const struct pg_client *c, const char *key);
 /* The value the client wants for a parameter on every server it uses. */
 void pg_client_want_set(struct pg_client *c, const char *key, const char *value);
 
-/* Check the session's timeouts (query, idle in transaction, idle). */
+/* Check the session's timeouts (query, idle in transaction, idle), and
+ * park a client idle for PG_CLIENT_PARK_AFTER_MS. */
 void pg_client_sweep(struct pg_client *c, int64_t now);
+
+/*
+ * Parking. An idle pooled client (CL_IDLE: no server, nothing buffered
+ * either way, plain TCP or unix socket) needs no bufferevent: its two
+ * evbuffers, callbacks and events are about 1 KiB, more than the rest of
+ * the session. So, as PgBouncer hands its I/O buffers back when they are
+ * empty, the proxy frees the bufferevent of a client that is idle and
+ * watches its socket with the session's own timer event (re-assigned as
+ * a read event; no allocation). The first byte (or EOF) re-creates the
+ * bufferevent and reads at once. A client is parked right after its login
+ * (most connections of an application's pool then sit idle) and by the
+ * sweep once idle for PG_CLIENT_PARK_AFTER_MS; not after every
+ * transaction, which would cost a bufferevent per transaction.
+ * TLS clients are never parked (their TLS state lives in the bufferevent).
+ */
+#define PG_CLIENT_PARK_AFTER_MS 1000
+/* Park c now if it qualifies; else nothing. */
+void pg_client_try_park(struct pg_client *c);
+/* Park c at the end of this loop turn (after what was queued is out). */
+void pg_client_park_soon(struct pg_client *c);
 
 /* Note a request that expects a ReadyForQuery (Query, Sync, FunctionCall). */
 static inline void pg_client_request_begins(struct pg_client *c, int64_t now)

@@ -162,3 +162,10 @@ void pg_io_direct_reads(struct bufferevent *bev)
 		event_add(&bev->ev_write, NULL);
 	}
 }
+
+void pg_io_read_now(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd >= 0)
+		direct_read_cb(fd, EV_READ, bev);
+}

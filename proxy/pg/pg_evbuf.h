@@ -69,5 +69,8 @@ void pg_io_drained(struct bufferevent *bev, bool tls);
  * which re-creates the event); not for TLS ones.
  */
 void pg_io_direct_reads(struct bufferevent *bev);
+/* Read now what the socket has, as the read event would (direct reads
+ * only): for a client woken from parking by its read event. */
+void pg_io_read_now(struct bufferevent *bev);
 
 #endif

@@ -17,7 +17,7 @@ void pg_opq_free(struct pg_opq *q)
 struct pg_op *pg_opq_push(struct pg_opq *q, enum pg_op_kind kind)
 {
 	if (q->len == q->cap) {
-		size_t ncap = q->cap ? q->cap * 2 : 16;
+		size_t ncap = q->cap ? q->cap * 2 : 4; /* a Query needs 1; pipelines grow it */
 		struct pg_op *n = malloc(ncap * sizeof(*n));
 		if (!n)
 			return NULL;

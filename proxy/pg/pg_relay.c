@@ -134,6 +134,9 @@ static void finish_attach(struct pg_client *c)
 	struct buf b;
 	buf_init(&b);
 	report_params(c, &b);
+	/* Sessions of one application hold the same lists: share them. */
+	kvpack_share(&c->w->params, &c->seen);
+	kvpack_share(&c->w->params, &c->want);
 	bool first_login = !c->logged_in;
 	if (first_login) {
 		pgc_put_backend_key(&b, c->cancel_pid, c->cancel_key);
@@ -154,7 +157,8 @@ static void finish_attach(struct pg_client *c)
 	if (first_login && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
 	    pg_relay_maybe_detach(c)) {
 		/* The server only served the login; a pooled client holds none
-		 * while it has nothing to run. */
+		 * while it has nothing to run, nor buffers (pg_client.h). */
+		pg_client_park_soon(c);
 		return;
 	}
 	pg_relay_c2s(c);
@@ -169,11 +173,13 @@ void pg_relay_start_sync(struct pg_client *c)
 	/* Reported parameters are compared with what the server says; the
 	 * others cannot be seen, so they are set unless this client was the
 	 * last to set them on this server and nothing reset it since. */
-	for (int i = 0; i < c->n_want; i++) {
-		const char *cur = server_param(s, c->want[i].key);
-		if (cur ? strcmp(cur, c->want[i].value) == 0 : s->synced_for == c->id)
+	size_t pos = 0;
+	const char *wk, *wv;
+	while (kvpack_next(c->want, &pos, &wk, &wv)) {
+		const char *cur = server_param(s, wk);
+		if (cur ? strcmp(cur, wv) == 0 : s->synced_for == c->id)
 			continue;
-		append_set(&q, c->want[i].key, c->want[i].value);
+		append_set(&q, wk, wv);
 	}
 	/* Tracked parameters the client never set must still read as it was
 	 * told, not as the server's last client left them (TimeZone, ...). */

@@ -47,11 +47,13 @@ int pg_route_init(struct pg_client *c)
 	/* The application key (consistency_scope = key) from the startup:
 	 * `options=-c switchyard.key=K`, else the application_name. */
 	const char *key = NULL, *app = NULL;
-	for (int i = 0; i < c->n_want; i++) {
-		if (strcmp(c->want[i].key, "switchyard.key") == 0)
-			key = c->want[i].value;
-		else if (strcmp(c->want[i].key, "application_name") == 0)
-			app = c->want[i].value;
+	size_t pos = 0;
+	const char *k, *v;
+	while (kvpack_next(c->want, &pos, &k, &v)) {
+		if (strcmp(k, "switchyard.key") == 0)
+			key = v;
+		else if (strcmp(k, "application_name") == 0)
+			app = v;
 	}
 	if (!key && app && *app)
 		key = app;
