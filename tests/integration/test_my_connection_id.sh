@@ -132,7 +132,9 @@ assert_ok proxy_alive
 stop_proxy
 
 note "session pooling"
-my_write_config "$cfg" pool_mode=session pool_size=4 workers=2
+# The pool is split between the workers (4 each): 3 sessions fit whichever
+# worker each lands on.
+my_write_config "$cfg" pool_mode=session pool_size=8 workers=2
 start_proxy "$cfg"
 out=$(timeout 60 "$PY" - "$PROXY_PORT" <<'PYEOF' 2>&1
 import pymysql, sys
