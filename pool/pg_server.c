@@ -107,10 +107,21 @@ const char *server_param(const struct server *s, const char *key)
 	return NULL;
 }
 
+void server_forget_sync(struct server *s)
+{
+	s->synced_for = 0;
+	kvpack_free(s->synced_want);
+	kvpack_free(s->synced_seen);
+	s->synced_want = s->synced_seen = NULL;
+}
+
 void server_param_set(struct server *s, const char *key, const char *value)
 {
 	for (int i = 0; i < s->n_params; i++) {
 		if (strcmp(s->params[i].key, key) == 0) {
+			if (strcmp(s->params[i].value, value) == 0)
+				return; /* reported again, unchanged */
+			s->params_gen++;
 			char *v = strdup(value);
 			if (v) {
 				free(s->params[i].value);
@@ -127,6 +138,7 @@ void server_param_set(struct server *s, const char *key, const char *value)
 		free(v);
 		return;
 	}
+	s->params_gen++;
 	s->params[s->n_params].key = k;
 	s->params[s->n_params].value = v;
 	s->n_params++;
@@ -296,7 +308,7 @@ void server_start_reset(struct server *s, bool run_reset_query)
 	struct buf b;
 	buf_init(&b);
 	s->resets_pending = 0;
-	s->synced_for = 0;
+	server_forget_sync(s);
 	if (s->tx_status != 'I') {
 		pgc_put_query(&b, "ROLLBACK");
 		s->resets_pending++;
@@ -353,6 +365,7 @@ void server_reap(struct list *dead)
 	struct list *n;
 	while ((n = list_pop(dead))) {
 		struct server *s = container_of(n, struct server, dead_node);
+		server_forget_sync(s);
 		for (int i = 0; i < s->n_params; i++) {
 			free(s->params[i].key);
 			free(s->params[i].value);

@@ -20,6 +20,7 @@
 #include "pool/pg_stmt_cache.h"
 #include "proxy/pg/scram.h"
 #include "config/config.h"
+#include "util/kvpack.h"
 #include "util/list.h"
 
 struct event_base;
@@ -79,6 +80,14 @@ struct server {
 	char tx_status;               /* last ReadyForQuery status: 'I', 'T', 'E' */
 	struct pg_stmt_cache stmts;   /* statements prepared by the proxy (pooled modes) */
 	uint32_t synced_for;          /* client whose unreported settings are applied (0: none) */
+	/* The parameter lists (util/kvpack.h, shared between clients) the
+	 * server was last brought in line with, at params_gen synced_gen: a
+	 * client holding the same two blocks needs no SET and no
+	 * ParameterStatus while the server's parameters have not changed
+	 * since (pg_relay_start_sync). Counted references; NULL: none. */
+	struct kvpack *synced_want, *synced_seen;
+	uint32_t params_gen;          /* +1 on every change of a reported parameter */
+	uint32_t synced_gen;
 	struct scram_client scram;
 	int auth_step;                /* SCRAM progress during login */
 	void *my;                     /* MySQL connection state (pool/my_server.c); NULL for PostgreSQL */
@@ -115,6 +124,9 @@ void server_close(struct server *s, const char *reason);
 const char *server_param(const struct server *s, const char *key);
 /* Record a ParameterStatus. */
 void server_param_set(struct server *s, const char *key, const char *value);
+/* Forget which client parameter lists the server is in line with (after
+ * anything that may change its settings unseen: a reset, DISCARD ALL). */
+void server_forget_sync(struct server *s);
 
 /* Free the servers on a dead list (pool_set's deferred frees). */
 void server_reap(struct list *dead);

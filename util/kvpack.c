@@ -94,6 +94,14 @@ int kvpack_set(struct kvpack **lp, const char *key, const char *value, bool icas
 	return 0;
 }
 
+struct kvpack *kvpack_ref(struct kvpack *l)
+{
+	if (!l || l->refs == UINT16_MAX)
+		return NULL;
+	l->refs++;
+	return l;
+}
+
 void kvpack_free(struct kvpack *l)
 {
 	if (l && --l->refs == 0)

@@ -37,6 +37,10 @@ int kvpack_set(struct kvpack **l, const char *key, const char *value, bool icase
 /* Iterate: start with *pos = 0; true with the next pair, false at the end. */
 bool kvpack_next(const struct kvpack *l, size_t *pos, const char **key, const char **value);
 int kvpack_count(const struct kvpack *l);
+/* Another reference to the block l (for a holder other than a list, such
+ * as a server remembering what it was synced to); NULL when l is NULL or
+ * its count is full (then no reference was taken). */
+struct kvpack *kvpack_ref(struct kvpack *l);
 /* Drop this list's reference (the block is freed with its last). */
 void kvpack_free(struct kvpack *l);
 

@@ -396,6 +396,8 @@ static bool client_query(struct pg_client *c, size_t total)
 		pg_prepared_clear(&c->prepared);
 		pg_stmt_cache_clear(&c->server->stmts);
 	}
+	if (sc.flags & PG_SQL_DISCARD_ALL)
+		server_forget_sync(c->server); /* its unreported settings are reset too */
 	qs_query(c, text, tl);
 	return true;
 }

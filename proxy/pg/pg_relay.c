@@ -129,14 +129,23 @@ static void report_params(struct pg_client *c, struct buf *out)
 
 /* The server is linked and in step with the client: first time, finish
  * the login; afterwards, carry on with what the client sent. */
-static void finish_attach(struct pg_client *c)
+static void finish_attach(struct pg_client *c, bool in_step)
 {
 	struct buf b;
 	buf_init(&b);
-	report_params(c, &b);
-	/* Sessions of one application hold the same lists: share them. */
-	kvpack_share(&c->w->params, &c->seen);
-	kvpack_share(&c->w->params, &c->want);
+	struct server *s = c->server;
+	if (!in_step || !c->logged_in) {
+		report_params(c, &b);
+		/* Sessions of one application hold the same lists: share them. */
+		kvpack_share(&c->w->params, &c->seen);
+		kvpack_share(&c->w->params, &c->want);
+		/* The server is now in line with these two lists. */
+		kvpack_free(s->synced_want);
+		kvpack_free(s->synced_seen);
+		s->synced_want = kvpack_ref(c->want);
+		s->synced_seen = kvpack_ref(c->seen);
+		s->synced_gen = s->params_gen;
+	}
 	bool first_login = !c->logged_in;
 	if (first_login) {
 		pgc_put_backend_key(&b, c->cancel_pid, c->cancel_key);
@@ -165,9 +174,25 @@ static void finish_attach(struct pg_client *c)
 	pg_relay_flush(c);
 }
 
+/* Is server s already in line with c's parameters? True when it was last
+ * synced to the very blocks c holds (sessions share equal lists, so this
+ * is the common case) and no reported parameter changed since; a client
+ * with no parameters at all (both lists empty) never takes this path, as
+ * NULL blocks say nothing about the server. */
+static bool in_step(const struct pg_client *c, const struct server *s)
+{
+	return c->seen && s->synced_seen == c->seen && s->synced_want == c->want &&
+	       s->synced_gen == s->params_gen;
+}
+
 void pg_relay_start_sync(struct pg_client *c)
 {
 	struct server *s = c->server;
+	if (in_step(c, s)) {
+		s->synced_for = c->id;
+		finish_attach(c, true);
+		return;
+	}
 	struct buf q;
 	buf_init(&q);
 	/* Reported parameters are compared with what the server says; the
@@ -196,7 +221,7 @@ void pg_relay_start_sync(struct pg_client *c)
 	s->synced_for = c->id;
 	if (q.len == 0) {
 		buf_free(&q);
-		finish_attach(c);
+		finish_attach(c, false);
 		return;
 	}
 	buf_put_u8(&q, 0);
@@ -251,7 +276,7 @@ static void handle_sync_reply(struct pg_client *c)
 				pg_client_close(c, sqlstate[0] ? sqlstate : "22023", "%s", c->sync_error);
 				return;
 			}
-			finish_attach(c);
+			finish_attach(c, false);
 			return;
 		}
 		evbuffer_drain(in, (size_t)r);

@@ -13,15 +13,19 @@ struct cursor {
 	bool truncated;
 };
 
-static const char *const tracked_params[] = {
-	"application_name", "client_encoding", "datestyle", "intervalstyle", "timezone",
-	"standard_conforming_strings",
+static const struct {
+	const char *name;
+	size_t len;
+} tracked_params[] = {
+	{ "application_name", 16 }, { "client_encoding", 15 }, { "datestyle", 9 },
+	{ "intervalstyle", 13 },   { "timezone", 8 },         { "standard_conforming_strings", 27 },
 };
 
 bool pg_sql_is_tracked_param(const char *name, size_t len)
 {
+	/* On the path of every attach: compare lengths first. */
 	for (size_t i = 0; i < sizeof(tracked_params) / sizeof(tracked_params[0]); i++)
-		if (strlen(tracked_params[i]) == len && strncasecmp(tracked_params[i], name, len) == 0)
+		if (tracked_params[i].len == len && strncasecmp(tracked_params[i].name, name, len) == 0)
 			return true;
 	return false;
 }
