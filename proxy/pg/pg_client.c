@@ -168,6 +168,7 @@ void pg_client_try_park(struct pg_client *c)
 {
 	if (c->state != CL_IDLE || c->parked || c->tls_on || !c->bev || c->server || c->admin_wait)
 		return;
+	pg_io_flush_now(c->bev); /* what this loop turn queued */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0 ||
 	    (bufferevent_get_enabled(c->bev) & EV_WRITE) || !(bufferevent_get_enabled(c->bev) & EV_READ))

@@ -63,10 +63,55 @@ int pg_bev_send(struct bufferevent *bev, const struct buf *b)
 	return pg_bev_write(bev, b->data, b->len);
 }
 
+/* Deferred flushing (pg_evbuf.h): the bufferevents with output queued
+ * during this loop batch, each held by a reference until written. */
+#define FLUSH_PENDING_MAX 1024
+static _Thread_local bool flush_batching;
+static _Thread_local struct bufferevent *flush_pending[FLUSH_PENDING_MAX];
+static _Thread_local size_t flush_n;
+
+void pg_io_batch_begin(void) { flush_batching = true; }
+
+static void flush_write(struct bufferevent *bev);
+
+void pg_io_batch_end(void)
+{
+	flush_batching = false;
+	for (size_t i = 0; i < flush_n; i++) {
+		struct bufferevent *bev = flush_pending[i];
+		flush_write(bev);
+		bufferevent_decref(bev);
+	}
+	flush_n = 0;
+}
+
 void pg_io_flush(struct bufferevent *bev)
 {
 	if (bufferevent_get_enabled(bev) & EV_WRITE)
 		return; /* libevent writes it (TLS, or a full socket being drained) */
+	if (flush_batching) {
+		for (size_t i = 0; i < flush_n; i++)
+			if (flush_pending[i] == bev)
+				return;
+		if (flush_n < FLUSH_PENDING_MAX) {
+			bufferevent_incref(bev);
+			flush_pending[flush_n++] = bev;
+			return;
+		}
+	}
+	flush_write(bev);
+}
+
+void pg_io_flush_now(struct bufferevent *bev)
+{
+	if (!(bufferevent_get_enabled(bev) & EV_WRITE))
+		flush_write(bev);
+}
+
+static void flush_write(struct bufferevent *bev)
+{
+	if (bufferevent_get_enabled(bev) & EV_WRITE)
+		return;
 	struct evbuffer *out = bufferevent_get_output(bev);
 	if (evbuffer_get_length(out) == 0)
 		return;

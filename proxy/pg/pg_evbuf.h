@@ -49,8 +49,22 @@ bool pg_evbuf_pass(struct evbuffer *in, struct evbuffer *out, size_t *left, bool
  * them both functions do nothing.
  */
 
-/* Write what is queued now when in direct mode; no-op otherwise. */
+/* Write what is queued now when in direct mode; no-op otherwise. Inside
+ * a batch, the write waits for the batch's end. */
 void pg_io_flush(struct bufferevent *bev);
+/* Write at once, even inside a batch. */
+void pg_io_flush_now(struct bufferevent *bev);
+/*
+ * Batches (a worker's event-loop turn): between pg_io_batch_begin() and
+ * pg_io_batch_end() on one thread, pg_io_flush() only notes the
+ * bufferevent (taking a reference, so that one freed meanwhile stays
+ * valid and its socket open until its bytes are out); the batch's end
+ * writes each noted bufferevent once, in the order they were noted, then
+ * drops the references. A bufferevent noted again is written once. At
+ * most FLUSH_PENDING_MAX are noted; more are written at once.
+ */
+void pg_io_batch_begin(void);
+void pg_io_batch_end(void);
 /* From a write callback in direct mode: disarm EV_WRITE once empty. */
 void pg_io_drained(struct bufferevent *bev, bool tls);
 
