@@ -8,9 +8,9 @@
 
 struct kvpack {
 	uint32_t len;                 /* bytes used in data */
-	uint16_t n;                   /* pairs */
-	uint16_t refs;                /* lists and the cache holding it */
+	uint32_t refs;                /* lists, servers and the cache holding it */
 	uint32_t hash;                /* of data (kvpack_share) */
+	uint16_t n;                   /* pairs */
 	char data[];                  /* key\0value\0 ... */
 };
 
@@ -96,7 +96,7 @@ int kvpack_set(struct kvpack **lp, const char *key, const char *value, bool icas
 
 struct kvpack *kvpack_ref(struct kvpack *l)
 {
-	if (!l || l->refs == UINT16_MAX)
+	if (!l || l->refs == UINT32_MAX)
 		return NULL;
 	l->refs++;
 	return l;
@@ -136,7 +136,7 @@ void kvpack_share(struct kvpack_cache *cache, struct kvpack **lp)
 		}
 		if (c == l)
 			return; /* shared already */
-		if (c->hash == l->hash && c->len == l->len && c->refs < UINT16_MAX &&
+		if (c->hash == l->hash && c->len == l->len && c->refs < UINT32_MAX &&
 		    memcmp(c->data, l->data, l->len) == 0) {
 			c->refs++;
 			kvpack_free(l);
@@ -145,7 +145,7 @@ void kvpack_share(struct kvpack_cache *cache, struct kvpack **lp)
 			return;
 		}
 	}
-	if (free_slot < KVPACK_CACHE_SLOTS && l->refs < UINT16_MAX) {
+	if (free_slot < KVPACK_CACHE_SLOTS && l->refs < UINT32_MAX) {
 		l->refs++;
 		cache->slot[free_slot] = l;
 		cache->added++;

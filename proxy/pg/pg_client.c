@@ -390,6 +390,7 @@ void pg_client_reap(struct list *dead)
 		pg_opq_free(&c->opq);
 		pg_route_free(c);
 		kvpack_free(c->want);
+		kvpack_free(c->startup);
 		kvpack_free(c->seen);
 		free(c->user); /* and database, in the same block */
 		if (c->dyn_user) {

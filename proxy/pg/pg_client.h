@@ -88,6 +88,7 @@ struct pg_client {
 	char *user;                   /* owns one block for both names */
 	char *database;               /* inside user's block */
 	struct kvpack *want;          /* applied on every server (util/kvpack.h) */
+	struct kvpack *startup;       /* want as the login left it: what DISCARD ALL returns to */
 	struct kvpack *seen;          /* what it has been told with ParameterStatus */
 
 	const struct cfg_user *u;     /* in cfg, or dyn_user */
@@ -141,6 +142,7 @@ struct pg_client {
 	bool route_wrote;             /* it may have written on the primary */
 	bool lsn_wait;                /* asking that server its WAL position (read-your-writes) */
 	bool route_lsn_ok;            /* ... and it answered route_lsn */
+	bool discarding;              /* a DISCARD ALL is in flight: back to `startup` after it */
 	char addr[56];                /* "[v6 address]:port" fits */
 };
 

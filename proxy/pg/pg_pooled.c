@@ -396,8 +396,12 @@ static bool client_query(struct pg_client *c, size_t total)
 		pg_prepared_clear(&c->prepared);
 		pg_stmt_cache_clear(&c->server->stmts);
 	}
-	if (sc.flags & PG_SQL_DISCARD_ALL)
-		server_forget_sync(c->server); /* its unreported settings are reset too */
+	if (sc.flags & PG_SQL_DISCARD_ALL) {
+		/* Its unreported settings are reset too; and the client's own
+		 * settings go back to its startup values (see 'Z' below). */
+		server_forget_sync(c->server);
+		c->discarding = true;
+	}
 	qs_query(c, text, tl);
 	return true;
 }
@@ -638,6 +642,17 @@ void pg_pooled_s2c(struct pg_client *c)
 			s->tx_status = status;
 			if (op && op->kind == PG_OP_QUERY)
 				query_stats_end(&c->w->stats.qs, &c->qs);
+			if (c->discarding && op && op->kind == PG_OP_QUERY) {
+				/* DISCARD ALL reset the server's settings to its own
+				 * defaults (the ParameterStatus it sent were taken as the
+				 * client's); on a server of its own the client would be
+				 * back at its startup values: want those, applied on the
+				 * next attach (with ParameterStatus). */
+				c->discarding = false;
+				kvpack_free(c->want);
+				c->want = kvpack_ref(c->startup);
+				server_forget_sync(s);
+			}
 			else if (op && op->kind == PG_OP_SYNC && c->qs.key)
 				memset(&c->qs, 0, sizeof(c->qs)); /* Executes the server skipped after an error */
 			if (op && (op->kind == PG_OP_SYNC || op->kind == PG_OP_QUERY || op->kind == PG_OP_FUNC))

@@ -151,6 +151,9 @@ static void finish_attach(struct pg_client *c, bool in_step)
 		pgc_put_backend_key(&b, c->cancel_pid, c->cancel_key);
 		pgc_put_ready(&b, 'I');
 		c->logged_in = true;
+		/* On a server, RESET and DISCARD ALL go back to the values of
+		 * the startup packet: remember them (a shared block). */
+		c->startup = kvpack_ref(c->want);
 		evtimer_del(c->timer);
 	}
 	int rc = pg_bev_send(c->bev, &b);

@@ -122,9 +122,15 @@ static void test_share(void **state)
 		held += cache.slot[i] != NULL;
 	assert_int_equal(held, 1); /* a's block */
 	assert_string_equal(kvpack_get(a, "datestyle", true), "ISO, MDY");
+	/* Another holder (a server) keeps a block alive past its lists. */
+	struct kvpack *kept = kvpack_ref(a);
+	assert_ptr_equal(kept, a);
+	assert_null(kvpack_ref(NULL));
 	kvpack_free(a);
 	kvpack_free(b);
-	kvpack_cache_clear(&cache); /* frees a's block with its last reference */
+	kvpack_cache_clear(&cache);
+	assert_string_equal(kvpack_get(kept, "timezone", true), "UTC");
+	kvpack_free(kept); /* the last reference */
 }
 
 int main(void)
