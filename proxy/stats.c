@@ -21,6 +21,7 @@
 #include "pool/pool.h"
 #include "proxy/mysql/my_client.h"
 #include "proxy/pg/pg_client.h"
+#include "proxy/pg/pg_evbuf.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
 
@@ -473,7 +474,9 @@ void stats_watch_client(struct worker *w, enum stats_proto p, struct bufferevent
 {
 	if (!bev)
 		return;
-	evbuffer_add_cb(bufferevent_get_input(bev), count_in_cb, &w->stats.c[p]);
+	/* Plain sockets read directly count their own bytes in (pg_evbuf.h). */
+	if (!pg_io_count_reads(bev, &w->stats.c[p].bytes_in))
+		evbuffer_add_cb(bufferevent_get_input(bev), count_in_cb, &w->stats.c[p]);
 	evbuffer_add_cb(bufferevent_get_output(bev), count_out_cb, &w->stats.c[p]);
 }
 

@@ -493,6 +493,7 @@ static void *worker_main(void *arg)
 		if (r < 0)
 			break;
 	}
+	pg_io_thread_done();
 	if (spare_fd >= 0) {
 		close(spare_fd);
 		spare_fd = -1;

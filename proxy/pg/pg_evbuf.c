@@ -6,6 +6,8 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_struct.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -90,9 +92,8 @@ void pg_io_flush(struct bufferevent *bev)
 	if (bufferevent_get_enabled(bev) & EV_WRITE)
 		return; /* libevent writes it (TLS, or a full socket being drained) */
 	if (flush_batching) {
-		for (size_t i = 0; i < flush_n; i++)
-			if (flush_pending[i] == bev)
-				return;
+		/* Not looked up: noted twice, it is written once and then found
+		 * empty (cheaper than a search on every flush). */
 		if (flush_n < FLUSH_PENDING_MAX) {
 			bufferevent_incref(bev);
 			flush_pending[flush_n++] = bev;
@@ -136,6 +137,41 @@ void pg_io_drained(struct bufferevent *bev, bool tls)
 		bufferevent_disable(bev, EV_WRITE);
 }
 
+/* Byte counters of direct reads, by descriptor (a per-thread table grown
+ * as needed): pg_io_direct_reads() clears a descriptor's entry, so that one
+ * left by a closed socket never counts for the next socket of that number;
+ * pg_io_count_reads() sets it. */
+static _Thread_local uint64_t **read_meters;
+static _Thread_local size_t n_read_meters;
+
+void pg_io_thread_done(void)
+{
+	free(read_meters);
+	read_meters = NULL;
+	n_read_meters = 0;
+}
+
+static void meter_set(evutil_socket_t fd, uint64_t *counter)
+{
+	if (fd < 0)
+		return;
+	size_t i = (size_t)fd;
+	if (i >= n_read_meters) {
+		if (!counter)
+			return;
+		size_t n = n_read_meters ? n_read_meters : 256;
+		while (n <= i)
+			n *= 2;
+		uint64_t **t = realloc(read_meters, n * sizeof(*t));
+		if (!t)
+			return; /* not counted */
+		memset(t + n_read_meters, 0, (n - n_read_meters) * sizeof(*t));
+		read_meters = t;
+		n_read_meters = n;
+	}
+	read_meters[i] = counter;
+}
+
 #define DIRECT_READ_MAX 65536
 
 /* One read buffer per thread: the bytes are copied into the input evbuffer
@@ -163,6 +199,8 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	ssize_t n = read(fd, direct_read_buf, want);
 	if (n > 0) {
+		if ((size_t)fd < n_read_meters && read_meters[fd])
+			*read_meters[fd] += (uint64_t)n;
 		/* The end of a bufferevent's input is frozen so that only the
 		 * bufferevent adds to it; thaw it for this, as libevent does. */
 		evbuffer_unfreeze(in, 0);
@@ -183,11 +221,20 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_trigger_event(bev, ev, 0);
 }
 
+bool pg_io_count_reads(struct bufferevent *bev, uint64_t *counter)
+{
+	if (event_get_callback(&bev->ev_read) != direct_read_cb)
+		return false;
+	meter_set(bufferevent_getfd(bev), counter);
+	return (size_t)bufferevent_getfd(bev) < n_read_meters;
+}
+
 void pg_io_direct_reads(struct bufferevent *bev)
 {
 	evutil_socket_t fd = bufferevent_getfd(bev);
 	if (fd < 0)
 		return;
+	meter_set(fd, NULL);
 	/* The event belongs to the bufferevent (event2/bufferevent_struct.h):
 	 * it stays the one that bufferevent_enable/disable add and delete;
 	 * only its callback changes. A pending event must not be re-assigned. */

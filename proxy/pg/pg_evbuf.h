@@ -9,6 +9,7 @@
 #define SWITCHYARD_PG_EVBUF_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "proxy/pg/pgc.h"
@@ -65,6 +66,8 @@ void pg_io_flush_now(struct bufferevent *bev);
  */
 void pg_io_batch_begin(void);
 void pg_io_batch_end(void);
+/* Free this thread's per-socket table (a worker thread, as it ends). */
+void pg_io_thread_done(void);
 /* From a write callback in direct mode: disarm EV_WRITE once empty. */
 void pg_io_drained(struct bufferevent *bev, bool tls);
 
@@ -83,6 +86,11 @@ void pg_io_drained(struct bufferevent *bev, bool tls);
  * which re-creates the event); not for TLS ones.
  */
 void pg_io_direct_reads(struct bufferevent *bev);
+/* Count the bytes direct reads of bev get into *counter (a counter that
+ * outlives the socket). false when bev does not read directly (TLS): the
+ * caller counts some other way. Cheaper than an evbuffer callback, which
+ * runs on every change of the buffer. */
+bool pg_io_count_reads(struct bufferevent *bev, uint64_t *counter);
 /* Read now what the socket has, as the read event would (direct reads
  * only): for a client woken from parking by its read event. */
 void pg_io_read_now(struct bufferevent *bev);
