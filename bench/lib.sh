@@ -19,6 +19,14 @@
 # shellcheck disable=SC2034 # R_* and the like are read by the scripts that source this
 
 BENCH_NAME=${BENCH_NAME:-bench}
+# Every proxy runs in a session of its own (setsid), as a service does in
+# its own cgroup: with the kernel's autogroups (sched_autogroup_enabled),
+# a process started from this script's session would share one
+# scheduling group with the load generator and be preempted by it at
+# every wake-up (docs/performance.md, "Sessions and autogroups"); a
+# daemonizing proxy would escape that and the other not. PROXY_LAUNCH=
+# (empty) puts them all in this session instead.
+PROXY_LAUNCH=${PROXY_LAUNCH-setsid}
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$LIB_DIR/.." && pwd)
 PY=${PY:-python3}
@@ -237,7 +245,7 @@ ${SY_CLUSTER_EXTRA[$t]:-}
 [user.app]
 password = app
 EOF
-		"$BIN" -c "$dir/switchyard.ini" >>"$dir/proxy.log" 2>&1 &
+		$PROXY_LAUNCH "$BIN" -c "$dir/switchyard.ini" >>"$dir/proxy.log" 2>&1 &
 		pid=$!
 		;;
 	pgbouncer)
@@ -268,9 +276,9 @@ EOF
 			# runuser's PAM session resets the soft descriptor limit to 1024
 			# (PgBouncer then stalls past ~1000 clients): raise it again inside.
 			# shellcheck disable=SC2016 # expanded by that sh
-			(cd / && exec runuser -u postgres -- sh -c 'ulimit -n "$(ulimit -Hn)"; exec pgbouncer "$1"' sh "$dir/pgbouncer.ini") >>"$dir/stdout.log" 2>&1 &
+			(cd / && exec $PROXY_LAUNCH runuser -u postgres -- sh -c 'ulimit -n "$(ulimit -Hn)"; exec pgbouncer "$1"' sh "$dir/pgbouncer.ini") >>"$dir/stdout.log" 2>&1 &
 		else
-			pgbouncer "$dir/pgbouncer.ini" >>"$dir/stdout.log" 2>&1 &
+			$PROXY_LAUNCH pgbouncer "$dir/pgbouncer.ini" >>"$dir/stdout.log" 2>&1 &
 		fi
 		local launcher=$! _
 		pid=
@@ -308,7 +316,7 @@ frontend pg
 backend primary
     server primary $PG_ADDR
 EOF
-		haproxy -db -f "$dir/haproxy.cfg" >>"$dir/proxy.log" 2>&1 &
+		$PROXY_LAUNCH haproxy -db -f "$dir/haproxy.cfg" >>"$dir/proxy.log" 2>&1 &
 		pid=$!
 		;;
 	*) die "unknown target '$t'" ;;

@@ -101,7 +101,7 @@ monitor_password = monitor
 [user.app]
 password = app
 EOF
-		"$BIN" -c "$dir/sy.ini" >>"$dir/proxy.log" 2>&1 &
+		$PROXY_LAUNCH "$BIN" -c "$dir/sy.ini" >>"$dir/proxy.log" 2>&1 &
 		pid=$!
 		;;
 	haproxy)
@@ -125,7 +125,7 @@ frontend my
 backend primary
     server primary $MY_ADDR
 EOF
-		haproxy -db -f "$dir/haproxy.cfg" >>"$dir/proxy.log" 2>&1 &
+		$PROXY_LAUNCH haproxy -db -f "$dir/haproxy.cfg" >>"$dir/proxy.log" 2>&1 &
 		pid=$!
 		;;
 	esac
