@@ -230,7 +230,8 @@ static void login_failed(struct server *s, const char *sqlstate, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warning("server %s: %s", s->pool->addr.text, msg);
+	struct log_who who = { .server = s->id, .node = s->pool->addr.text };
+	log_who_msg(LOG_WARNING, &who, "%s", msg);
 	pool_server_failed(s->pool, s, sqlstate, msg);
 }
 
@@ -670,9 +671,11 @@ static void handle_quiet(struct server *s)
 		}
 		if (f.payload[0] != MYC_OK) {
 			struct myc_errp e;
-			if (myc_parse_err(f.payload, f.len, &e) == 0)
-				log_warning("server %s: reset failed: %u %.*s", s->pool->addr.text, e.code,
-					    (int)e.message.len, (const char *)e.message.p);
+			if (myc_parse_err(f.payload, f.len, &e) == 0) {
+				struct log_who who = { .server = s->id, .node = s->pool->addr.text };
+				log_who_msg(LOG_WARNING, &who, "reset failed: %u %.*s", e.code, (int)e.message.len,
+					    (const char *)e.message.p);
+			}
 			server_close(s, "error from server while resetting");
 			pool_maybe_open(s->pool);
 			return;

@@ -386,7 +386,8 @@ static void login_failed(struct server *s, const char *sqlstate, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warning("server %s: %s", s->pool->addr.text, msg);
+	struct log_who who = { .server = s->id, .node = s->pool->addr.text };
+	log_who_msg(LOG_WARNING, &who, "%s", msg);
 	pool_server_failed(s->pool, s, sqlstate, msg);
 }
 
@@ -648,8 +649,10 @@ static void handle_quiet(struct server *s)
 		}
 		if (m.type == 'E') {
 			struct pgc_error_fields ef;
-			if (pgc_parse_error(m.body, m.body_len, &ef) == 0)
-				log_warning("server %s: %s %s", s->pool->addr.text, ef.code, ef.message);
+			if (pgc_parse_error(m.body, m.body_len, &ef) == 0) {
+				struct log_who who = { .server = s->id, .node = s->pool->addr.text };
+				log_who_msg(LOG_WARNING, &who, "%s %s", ef.code, ef.message);
+			}
 			server_close(s, "error from server while idle or resetting");
 			return;
 		}

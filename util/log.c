@@ -59,12 +59,88 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 	return o;
 }
 
+/* The text prefix of a line about a connection:
+ * "[mysql ]client 12 (10.0.0.9:5123 user=app db=app): " or
+ * "server 7 (10.0.0.5:5432): ". */
+static void who_text(const struct log_who *w, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (!w)
+		return;
+	size_t o = 0;
+	if (w->client) {
+		o += (size_t)snprintf(out + o, cap - o, "%sclient %u (%s", w->mysql ? "mysql " : "", w->client,
+				      w->addr ? w->addr : "?");
+		if (w->user && o < cap)
+			o += (size_t)snprintf(out + o, cap - o, " user=%s", w->user);
+		if (w->db && o < cap)
+			o += (size_t)snprintf(out + o, cap - o, " %s=%s", w->mysql ? "schema" : "db", w->db);
+		if (o < cap)
+			o += (size_t)snprintf(out + o, cap - o, "): ");
+	} else if (w->server && o < cap) {
+		o += (size_t)snprintf(out + o, cap - o, "server %llu (%s): ", (unsigned long long)w->server,
+				      w->node ? w->node : "?");
+	}
+}
+
+/* The JSON fields of the same ("client":12,"addr":"…",…), each followed
+ * by a comma. */
+static void who_json(const struct log_who *w, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (!w)
+		return;
+	size_t o = 0;
+	char esc[512];
+	if (w->client) {
+		o += (size_t)snprintf(out + o, cap - o, "\"protocol\":\"%s\",\"client\":%u,",
+				      w->mysql ? "mysql" : "postgres", w->client);
+		if (w->addr && o < cap) {
+			json_escape(esc, sizeof(esc), w->addr);
+			o += (size_t)snprintf(out + o, cap - o, "\"client_addr\":\"%s\",", esc);
+		}
+		if (w->user && o < cap) {
+			json_escape(esc, sizeof(esc), w->user);
+			o += (size_t)snprintf(out + o, cap - o, "\"user\":\"%s\",", esc);
+		}
+		if (w->db && o < cap) {
+			json_escape(esc, sizeof(esc), w->db);
+			o += (size_t)snprintf(out + o, cap - o, "\"database\":\"%s\",", esc);
+		}
+	}
+	if (w->server && o < cap)
+		o += (size_t)snprintf(out + o, cap - o, "\"server\":%llu,", (unsigned long long)w->server);
+	if (w->node && o < cap) {
+		json_escape(esc, sizeof(esc), w->node);
+		o += (size_t)snprintf(out + o, cap - o, "\"node\":\"%s\",", esc);
+	}
+}
+
+static void write_line(enum log_level lvl, const struct log_who *who, const char *msg);
+
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	if (!log_enabled(lvl))
 		return;
 	char msg[2048];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	write_line(lvl, NULL, msg);
+}
+
+void log_who_msg(enum log_level lvl, const struct log_who *who, const char *fmt, ...)
+{
+	if (!log_enabled(lvl))
+		return;
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	write_line(lvl, who, msg);
+}
+
+static void write_line(enum log_level lvl, const struct log_who *who, const char *msg)
+{
 
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
@@ -77,14 +153,17 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	char line[4096 + 64];
 	int n;
 	if (atomic_load(&log_json_now)) {
-		char esc[4096];
+		char esc[4096], fields[1024];
 		json_escape(esc, sizeof(esc), msg);
+		who_json(who, fields, sizeof(fields));
 		n = snprintf(line, sizeof(line),
-			     "{\"time\":\"%s\",\"level\":\"%s\",\"thread\":\"%s\",\"msg\":\"%s\"}\n",
-			     ts, level_names[lvl], thread_name, esc);
+			     "{\"time\":\"%s\",\"level\":\"%s\",\"thread\":\"%s\",%s\"msg\":\"%s\"}\n",
+			     ts, level_names[lvl], thread_name, fields, esc);
 	} else {
-		n = snprintf(line, sizeof(line), "%s %s [%s] %s\n", ts, level_names[lvl],
-			     thread_name, msg);
+		char prefix[512];
+		who_text(who, prefix, sizeof(prefix));
+		n = snprintf(line, sizeof(line), "%s %s [%s] %s%s\n", ts, level_names[lvl],
+			     thread_name, prefix, msg);
 	}
 	if (n < 0)
 		return;

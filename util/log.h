@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
@@ -23,6 +24,23 @@ bool log_enabled(enum log_level lvl);
 void log_set_thread_name(const char *name);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Who a line is about: a client session (client != 0: its id, address,
+ * user, database or schema) and/or a server connection (server != 0: its
+ * id; node: the server's address). Text lines start with the conventional
+ * "client 12 (10.0.0.9:5123 user=app db=app): " or "server 7 (node): ";
+ * JSON lines carry them as fields ("client", "client_addr", "user",
+ * "database", "protocol", "server", "node") next to "msg", so that they
+ * can be filtered without parsing the message. NULL fields are left out. */
+struct log_who {
+	bool mysql;                   /* a MySQL client (else PostgreSQL) */
+	uint32_t client;
+	const char *addr, *user, *db;
+	uint64_t server;
+	const char *node;
+};
+void log_who_msg(enum log_level lvl, const struct log_who *who, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

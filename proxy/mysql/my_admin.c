@@ -109,8 +109,8 @@ void my_admin_start(struct my_client *c)
 	buf_free(&b);
 	c->logged_in = true;
 	my_client_set_state(c, MY_CL_ADMIN);
-	log_info("mysql client %u (%s): admin console login user=%s%s", c->id, c->addr, c->user,
-		 c->tls_on ? " tls" : "");
+	struct log_who who = my_client_who(c);
+	log_who_msg(LOG_INFO, &who, "admin console login%s", c->tls_on ? " (tls)" : "");
 	my_admin_read(c);
 }
 
@@ -162,8 +162,8 @@ static void wait_done(void *arg)
 		free(q);
 	} else {
 		const char *cl = admin_wait_cluster(aw);
-		log_info("mysql client %u (%s user=%s): PAUSE %s: no transaction left", c->id, c->addr, c->user,
-			 cl ? cl : "(all)");
+		struct log_who who = my_client_who(c);
+		log_who_msg(LOG_INFO, &who, "PAUSE %s: no transaction left", cl ? cl : "(all)");
 		admin_wait_free(aw);
 		put_ok(c, &b, 1);
 	}

@@ -230,10 +230,11 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 	va_end(ap);
 	if (code) {
 		stats_client_error(c->w, STATS_PROTO_MY, code == 1045 ? "28P01" : "08006");
-		log_info("mysql client %u (%s user=%s): closing: %s (%u)", c->id, c->addr,
-			 c->user ? c->user : "-", msg, code);
+		struct log_who who = my_client_who(c);
+		log_who_msg(LOG_INFO, &who, "closing: %s (%u)", msg, code);
 	} else {
-		log_debug("mysql client %u (%s): closing: %s", c->id, c->addr, msg);
+		struct log_who who = my_client_who(c);
+		log_who_msg(LOG_DEBUG, &who, "closing: %s", msg);
 	}
 	my_kill_unregister(c->w, &c->kill_ent);
 	if (c->pool)
@@ -413,8 +414,8 @@ static void auth_ok(struct my_client *c)
 		my_vars_set(&c->vars, "character_set_results", v, strlen(v));
 		my_vars_set(&c->vars, "collation_connection", v, strlen(v));
 	}
-	log_info("mysql client %u (%s): login user=%s schema=%s%s", c->id, c->addr, c->user,
-		 c->schema, c->tls_on ? " tls" : "");
+	struct log_who who = my_client_who(c);
+	log_who_msg(LOG_INFO, &who, "login%s", c->tls_on ? " (tls)" : "");
 	/* Check the schema on a server before saying OK (as a server would). */
 	memset(&c->cur, 0, sizeof(c->cur));
 	c->cur.login = true;
@@ -570,7 +571,8 @@ void my_client_change_user(struct my_client *c, const struct myc_change_user *cu
 				"a new connection", ADMIN_DATABASE);
 		return;
 	}
-	log_info("mysql client %u (%s user=%s): COM_CHANGE_USER to %s", c->id, c->addr, c->user, user);
+	struct log_who who = my_client_who(c);
+	log_who_msg(LOG_INFO, &who, "COM_CHANGE_USER to %s", user);
 	free(c->user);
 	c->user = user;
 	free(c->schema);
@@ -950,12 +952,14 @@ static bool running_on_server(const struct my_client *c)
 void my_client_kill_query(struct my_client *c)
 {
 	if (!running_on_server(c)) {
-		log_info("mysql client %u (%s user=%s): KILL QUERY: no statement running", c->id, c->addr,
-			 c->user ? c->user : "-");
+		struct log_who who = my_client_who(c);
+		log_who_msg(LOG_INFO, &who, "KILL QUERY: no statement running");
 		return;
 	}
-	log_info("mysql client %u (%s user=%s): KILL QUERY: stopping its statement on %s", c->id, c->addr,
-		 c->user ? c->user : "-", c->server->pool->addr.text);
+	struct log_who who = my_client_who(c);
+	who.server = c->server->id;
+	who.node = c->server->pool->addr.text;
+	log_who_msg(LOG_INFO, &who, "KILL QUERY: stopping its statement on %s", c->server->pool->addr.text);
 	/* Not on the client's own pool: it may be full (the statement holds
 	 * one of its slots), and the KILL would wait behind the statement.
 	 * A pool of the same user and node logged in to information_schema

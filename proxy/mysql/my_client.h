@@ -32,6 +32,7 @@
 #include "proxy/mysql/myc.h"
 #include "proxy/mysql/myc_resp.h"
 #include "util/list.h"
+#include "util/log.h"
 #include "util/strmap.h"
 
 struct worker;
@@ -172,6 +173,13 @@ struct my_client {
 
 	struct qs_call qs;            /* query statistics: the statement in progress */
 };
+
+/* Who c is, for log_who_msg() (util/log.h). */
+static inline struct log_who my_client_who(const struct my_client *c)
+{
+	struct log_who w = { .mysql = true, .client = c->id, .addr = c->addr, .user = c->user, .db = c->schema };
+	return w;
+}
 
 /* A new connection accepted on a mysql `listen`; takes ownership of fd. */
 void my_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,

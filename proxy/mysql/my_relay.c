@@ -185,12 +185,13 @@ static void kill_command(struct my_client *c, uint32_t id, bool query, size_t fr
 	int rc = my_kill_request(c->w->proxy, id, query, c->user, admin);
 	char msg[128];
 	switch (rc) {
-	case 0:
-		log_info("mysql client %u (%s user=%s): KILL %s%u", c->id, c->addr, c->user,
-			 query ? "QUERY " : "", id);
+	case 0: {
+		struct log_who who = my_client_who(c);
+		log_who_msg(LOG_INFO, &who, "KILL %s%u", query ? "QUERY " : "", id);
 		drain_command(c, frame_len);
 		send_ok(c, 1);
 		return;
+	}
 	case 1095:
 		snprintf(msg, sizeof(msg), "You are not owner of thread %u", id);
 		answer_error(c, 1095, "HY000", msg, frame_len);

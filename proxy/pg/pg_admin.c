@@ -119,8 +119,8 @@ void pg_admin_start(struct pg_client *c)
 	buf_free(&b);
 	c->logged_in = true;
 	client_set_state(c, CL_ADMIN);
-	log_info("client %u (%s): admin console login user=%s%s", c->id, c->addr, c->user,
-		 c->tls_on ? " tls" : "");
+	struct log_who who = pg_client_who(c);
+	log_who_msg(LOG_INFO, &who, "admin console login%s", c->tls_on ? " (tls)" : "");
 }
 
 /* SQLSTATEs of the console's error classes. */
@@ -182,8 +182,9 @@ static void wait_done(void *arg)
 		send_answer(c, &b);
 		return;
 	}
-	log_info("client %u (%s user=%s): PAUSE %s: no transaction left", c->id, c->addr, c->user,
-		 admin_wait_cluster(aw) ? admin_wait_cluster(aw) : "(all)");
+	struct log_who who = pg_client_who(c);
+	log_who_msg(LOG_INFO, &who, "PAUSE %s: no transaction left",
+		    admin_wait_cluster(aw) ? admin_wait_cluster(aw) : "(all)");
 	admin_wait_free(aw);
 	complete(&b, "PAUSE");
 	send_answer(c, &b);

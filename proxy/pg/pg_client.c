@@ -313,10 +313,11 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	va_end(ap);
 	if (sqlstate) {
 		stats_client_error(c->w, STATS_PROTO_PG, sqlstate);
-		log_info("client %u (%s user=%s db=%s): closing: %s (%s)", c->id, c->addr,
-			 c->user ? c->user : "-", c->database ? c->database : "-", msg, sqlstate);
+		struct log_who who = pg_client_who(c);
+		log_who_msg(LOG_INFO, &who, "closing: %s (%s)", msg, sqlstate);
 	} else {
-		log_debug("client %u (%s): closing: %s", c->id, c->addr, msg);
+		struct log_who who = pg_client_who(c);
+		log_who_msg(LOG_DEBUG, &who, "closing: %s", msg);
 	}
 	if (c->pool)
 		pool_cancel_wait(c->pool, &c->waiter);
@@ -438,8 +439,10 @@ void pg_client_mark_seen(struct pg_client *c, const char *key, const char *value
 void pg_client_want_set(struct pg_client *c, const char *key, const char *value)
 {
 	if (param_add(&c->want, key, value) < 0)
-		log_warning("client %u (%s): cannot record parameter %s (too many, or out of memory)", c->id,
-			    c->addr, key);
+	{
+		struct log_who who = pg_client_who(c);
+		log_who_msg(LOG_WARNING, &who, "cannot record parameter %s (too many, or out of memory)", key);
+	}
 }
 
 /* "-c name=value" and "--name=value" settings in the `options` parameter,
@@ -667,8 +670,8 @@ static void auth_done(struct pg_client *c)
 		pg_client_close(c, "53200", "out of memory");
 		return;
 	}
-	log_info("client %u (%s): login user=%s db=%s%s", c->id, c->addr, c->user, c->database,
-		 c->tls_on ? " tls" : "");
+	struct log_who who = pg_client_who(c);
+	log_who_msg(LOG_INFO, &who, "login%s", c->tls_on ? " (tls)" : "");
 	pg_client_request_server(c);
 }
 
@@ -967,8 +970,9 @@ void pg_client_sweep(struct pg_client *c, int64_t now)
 		if (st->query_timeout_ms > 0 && !c->cancel_sent &&
 		    now - c->query_start_ms > st->query_timeout_ms) {
 			c->cancel_sent = true;
-			log_info("client %u (%s user=%s): query_timeout (%lld ms): cancelling its query",
-				 c->id, c->addr, c->user, (long long)st->query_timeout_ms);
+			struct log_who who = pg_client_who(c);
+			log_who_msg(LOG_INFO, &who, "query_timeout (%lld ms): cancelling its query",
+				    (long long)st->query_timeout_ms);
 			pg_cancel_forward(c->w, c->cancel_pid, c->cancel_key);
 		}
 		return;

@@ -22,6 +22,7 @@
 #include "proxy/route_pick.h"
 #include "proxy/stats.h"
 #include "util/kvpack.h"
+#include "util/log.h"
 #include "util/strmap.h"
 #include "util/list.h"
 
@@ -145,6 +146,13 @@ struct pg_client {
 	bool discarding;              /* a DISCARD ALL is in flight: back to `startup` after it */
 	char addr[56];                /* "[v6 address]:port" fits */
 };
+
+/* Who c is, for log_who_msg() (util/log.h). */
+static inline struct log_who pg_client_who(const struct pg_client *c)
+{
+	struct log_who w = { .client = c->id, .addr = c->addr, .user = c->user, .db = c->database };
+	return w;
+}
 
 /* A new connection accepted on `listen`; takes ownership of fd. */
 void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
