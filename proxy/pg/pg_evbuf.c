@@ -137,39 +137,83 @@ void pg_io_drained(struct bufferevent *bev, bool tls)
 		bufferevent_disable(bev, EV_WRITE);
 }
 
-/* Byte counters of direct reads, by descriptor (a per-thread table grown
- * as needed): pg_io_direct_reads() clears a descriptor's entry, so that one
- * left by a closed socket never counts for the next socket of that number;
- * pg_io_count_reads() sets it. */
-static _Thread_local uint64_t **read_meters;
-static _Thread_local size_t n_read_meters;
+/*
+ * Per-descriptor state of direct reads (a per-thread table grown as
+ * needed): the counter its bytes in go to, its read high watermark, and
+ * the input callback that exists only while reading is suspended by that
+ * watermark. pg_io_direct_reads() resets a descriptor's slot, so that one
+ * left by a closed socket never applies to the next socket of that number.
+ *
+ * Why not libevent's own read watermark: it installs a callback on the
+ * input that runs on every change of the buffer and re-adds the read
+ * event (event_add) whenever the input is below the mark, i.e. after every
+ * message relayed — a sixth of the proxy's user-space instructions per
+ * query. Here the mark is checked where the bytes come in, and only a
+ * suspended socket has a callback (to resume once the input is drained).
+ */
+struct io_slot {
+	uint64_t *bytes_in;
+	size_t high;                      /* 0: no limit */
+	struct evbuffer_cb_entry *resume; /* while suspended */
+};
+
+static _Thread_local struct io_slot *io_slots;
+static _Thread_local size_t n_io_slots;
+
+/* libevent's own (exported) suspension of reading, kept apart from the
+ * enabled flag that the relay turns on and off for backpressure; the flag
+ * is libevent's BEV_SUSPEND_WM, unused for direct reads otherwise. */
+void bufferevent_suspend_read_(struct bufferevent *bufev, ev_uint16_t what);
+void bufferevent_unsuspend_read_(struct bufferevent *bufev, ev_uint16_t what);
+#define SUSPEND_WM 0x01
 
 void pg_io_thread_done(void)
 {
-	free(read_meters);
-	read_meters = NULL;
-	n_read_meters = 0;
+	free(io_slots);
+	io_slots = NULL;
+	n_io_slots = 0;
 }
 
-static void meter_set(evutil_socket_t fd, uint64_t *counter)
+static struct io_slot *slot_of(evutil_socket_t fd, bool grow)
 {
 	if (fd < 0)
-		return;
+		return NULL;
 	size_t i = (size_t)fd;
-	if (i >= n_read_meters) {
-		if (!counter)
-			return;
-		size_t n = n_read_meters ? n_read_meters : 256;
+	if (i >= n_io_slots) {
+		if (!grow)
+			return NULL;
+		size_t n = n_io_slots ? n_io_slots : 256;
 		while (n <= i)
 			n *= 2;
-		uint64_t **t = realloc(read_meters, n * sizeof(*t));
+		struct io_slot *t = realloc(io_slots, n * sizeof(*t));
 		if (!t)
-			return; /* not counted */
-		memset(t + n_read_meters, 0, (n - n_read_meters) * sizeof(*t));
-		read_meters = t;
-		n_read_meters = n;
+			return NULL;
+		memset(t + n_io_slots, 0, (n - n_io_slots) * sizeof(*t));
+		io_slots = t;
+		n_io_slots = n;
 	}
-	read_meters[i] = counter;
+	return &io_slots[i];
+}
+
+static void resume_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct bufferevent *bev = arg;
+	struct io_slot *sl = slot_of(bufferevent_getfd(bev), false);
+	if (!sl || !sl->resume || (sl->high && evbuffer_get_length(in) >= sl->high))
+		return;
+	evbuffer_remove_cb_entry(in, sl->resume);
+	sl->resume = NULL;
+	bufferevent_unsuspend_read_(bev, SUSPEND_WM);
+}
+
+/* The input reached its mark: stop reading until it is drained below. */
+static void suspend(struct bufferevent *bev, struct io_slot *sl)
+{
+	if (sl->resume)
+		return;
+	sl->resume = evbuffer_add_cb(bufferevent_get_input(bev), resume_cb, bev);
+	if (sl->resume)
+		bufferevent_suspend_read_(bev, SUSPEND_WM);
 }
 
 #define DIRECT_READ_MAX 65536
@@ -188,19 +232,21 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t want = DIRECT_READ_MAX, high = 0;
-	bufferevent_getwatermark(bev, EV_READ, NULL, &high);
+	struct io_slot *sl = slot_of(fd, false);
+	size_t want = DIRECT_READ_MAX, high = sl ? sl->high : 0;
 	if (high > 0) {
 		size_t have = evbuffer_get_length(in);
-		if (have >= high)
-			return; /* the input's watermark callback suspends reading */
+		if (have >= high) {
+			suspend(bev, sl);
+			return;
+		}
 		if (high - have < want)
 			want = high - have;
 	}
 	ssize_t n = read(fd, direct_read_buf, want);
 	if (n > 0) {
-		if ((size_t)fd < n_read_meters && read_meters[fd])
-			*read_meters[fd] += (uint64_t)n;
+		if (sl && sl->bytes_in)
+			*sl->bytes_in += (uint64_t)n;
 		/* The end of a bufferevent's input is frozen so that only the
 		 * bufferevent adds to it; thaw it for this, as libevent does. */
 		evbuffer_unfreeze(in, 0);
@@ -211,6 +257,8 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
 			bufferevent_trigger_event(bev, BEV_EVENT_READING | BEV_EVENT_ERROR, 0);
 			return;
 		}
+		if (high > 0 && evbuffer_get_length(in) >= high)
+			suspend(bev, sl);
 		bufferevent_trigger(bev, EV_READ, 0);
 		return;
 	}
@@ -221,12 +269,36 @@ static void direct_read_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_trigger_event(bev, ev, 0);
 }
 
+static bool is_direct(struct bufferevent *bev)
+{
+	return event_get_callback(&bev->ev_read) == direct_read_cb;
+}
+
 bool pg_io_count_reads(struct bufferevent *bev, uint64_t *counter)
 {
-	if (event_get_callback(&bev->ev_read) != direct_read_cb)
+	if (!is_direct(bev))
 		return false;
-	meter_set(bufferevent_getfd(bev), counter);
-	return (size_t)bufferevent_getfd(bev) < n_read_meters;
+	struct io_slot *sl = slot_of(bufferevent_getfd(bev), true);
+	if (!sl)
+		return false;
+	sl->bytes_in = counter;
+	return true;
+}
+
+void pg_io_set_read_high(struct bufferevent *bev, size_t high)
+{
+	struct io_slot *sl = is_direct(bev) ? slot_of(bufferevent_getfd(bev), true) : NULL;
+	if (!sl) {
+		bufferevent_setwatermark(bev, EV_READ, 0, high);
+		return;
+	}
+	sl->high = high;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (sl->resume && (high == 0 || evbuffer_get_length(in) < high)) {
+		evbuffer_remove_cb_entry(in, sl->resume);
+		sl->resume = NULL;
+		bufferevent_unsuspend_read_(bev, SUSPEND_WM);
+	}
 }
 
 void pg_io_direct_reads(struct bufferevent *bev)
@@ -234,7 +306,14 @@ void pg_io_direct_reads(struct bufferevent *bev)
 	evutil_socket_t fd = bufferevent_getfd(bev);
 	if (fd < 0)
 		return;
-	meter_set(fd, NULL);
+	/* A fresh slot for this socket; a read watermark set on the
+	 * bufferevent so far moves to it (see struct io_slot). */
+	size_t high = 0;
+	bufferevent_getwatermark(bev, EV_READ, NULL, &high);
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	struct io_slot *sl = slot_of(fd, true);
+	if (sl)
+		*sl = (struct io_slot){ .high = high };
 	/* The event belongs to the bufferevent (event2/bufferevent_struct.h):
 	 * it stays the one that bufferevent_enable/disable add and delete;
 	 * only its callback changes. A pending event must not be re-assigned. */

@@ -78,9 +78,10 @@ void pg_io_drained(struct bufferevent *bev, bool tls);
  * event at a callback that reads at once (up to the read high watermark,
  * at most 64 KiB), then behaves as libevent's own: the read callback runs
  * through bufferevent_trigger (low watermark honoured), EOF and errors
- * reach the event callback, and the high watermark suspends reading
- * through the input buffer's watermark callback as before. Enabling and
- * disabling EV_READ, freeing and the output side are unchanged.
+ * reach the event callback, and the read high watermark (moved from the
+ * bufferevent to the socket's slot, then set with pg_io_set_read_high)
+ * suspends reading when the input reaches it. Enabling and disabling
+ * EV_READ, freeing and the output side are unchanged.
  * Only for plain socket bufferevents with a descriptor (call it after
  * bufferevent_socket_new with an fd, or after bufferevent_socket_connect,
  * which re-creates the event); not for TLS ones.
@@ -91,6 +92,10 @@ void pg_io_direct_reads(struct bufferevent *bev);
  * caller counts some other way. Cheaper than an evbuffer callback, which
  * runs on every change of the buffer. */
 bool pg_io_count_reads(struct bufferevent *bev, uint64_t *counter);
+/* The read high watermark (0: none): reading stops while the input holds
+ * this much. For a bufferevent in direct-read mode it is kept with the
+ * socket (see pg_evbuf.c); for others it is libevent's own watermark. */
+void pg_io_set_read_high(struct bufferevent *bev, size_t high);
 /* Read now what the socket has, as the read event would (direct reads
  * only): for a client woken from parking by its read event. */
 void pg_io_read_now(struct bufferevent *bev);

@@ -122,14 +122,14 @@ static bool have_whole(struct bufferevent *bev, size_t total)
 	if (evbuffer_get_length(in) >= total)
 		return true;
 	if (total > PG_RELAY_HIGH)
-		bufferevent_setwatermark(bev, EV_READ, 0, total + PG_RELAY_HIGH);
+		pg_io_set_read_high(bev, total + PG_RELAY_HIGH);
 	return false;
 }
 
 static void restore_watermark(struct bufferevent *bev, size_t total)
 {
 	if (total > PG_RELAY_HIGH)
-		bufferevent_setwatermark(bev, EV_READ, 0, PG_RELAY_HIGH);
+		pg_io_set_read_high(bev, PG_RELAY_HIGH);
 }
 
 /* Queue a reply the proxy gives itself, in order with the server's. */

@@ -80,7 +80,7 @@ void pg_relay_set_watermarks(struct bufferevent *bev)
 {
 	/* Read: stop pulling from the socket once this much is unprocessed.
 	 * Write: wake the writer's peer when the output drains below LOW. */
-	bufferevent_setwatermark(bev, EV_READ, 0, PG_RELAY_HIGH);
+	pg_io_set_read_high(bev, PG_RELAY_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, PG_RELAY_LOW, 0);
 }
 
