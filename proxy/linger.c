@@ -6,6 +6,8 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
+#include "proxy/pg/pg_evbuf.h"
+
 struct linger_state {
 	struct bufferevent *bev;
 	struct event *timer;
@@ -48,6 +50,9 @@ void conn_linger(struct event_base *base, struct bufferevent *bev, void (*done)(
 	l->done = done;
 	l->arg = arg;
 	l->timer = evtimer_new(base, linger_timer_cb, l);
+	/* What is queued goes out now if it can (direct writes: also counted
+	 * as sent), before libevent takes over the rest. */
+	pg_io_flush_now(bev);
 	bufferevent_setcb(bev, NULL, linger_write_cb, linger_event_cb, l);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_enable(bev, EV_WRITE); /* libevent writes the rest */

@@ -474,9 +474,10 @@ void stats_watch_client(struct worker *w, enum stats_proto p, struct bufferevent
 {
 	if (!bev)
 		return;
-	/* Plain sockets read directly count their own bytes in (pg_evbuf.h). */
-	if (!pg_io_count_reads(bev, &w->stats.c[p].bytes_in))
-		evbuffer_add_cb(bufferevent_get_input(bev), count_in_cb, &w->stats.c[p]);
+	/* Plain sockets in direct mode count their own bytes (pg_evbuf.h). */
+	if (pg_io_count_bytes(bev, &w->stats.c[p].bytes_in, &w->stats.c[p].bytes_out))
+		return;
+	evbuffer_add_cb(bufferevent_get_input(bev), count_in_cb, &w->stats.c[p]);
 	evbuffer_add_cb(bufferevent_get_output(bev), count_out_cb, &w->stats.c[p]);
 }
 

@@ -109,13 +109,20 @@ void pg_io_flush_now(struct bufferevent *bev)
 		flush_write(bev);
 }
 
+static void count_out_added(struct bufferevent *bev, size_t len);
+static void count_out_while_libevent_writes(struct bufferevent *bev, bool on);
+
 static void flush_write(struct bufferevent *bev)
 {
 	if (bufferevent_get_enabled(bev) & EV_WRITE)
 		return;
 	struct evbuffer *out = bufferevent_get_output(bev);
-	if (evbuffer_get_length(out) == 0)
+	size_t len = evbuffer_get_length(out);
+	if (len == 0)
 		return;
+	/* Everything queued is new since the last flush (which emptied the
+	 * output or handed it to libevent): count it as sent. */
+	count_out_added(bev, len);
 	/* A bufferevent keeps the front of its output frozen so that only it
 	 * drains it; thaw it for this write, as its own write callback does. */
 	evbuffer_unfreeze(out, 1);
@@ -123,18 +130,22 @@ static void flush_write(struct bufferevent *bev)
 	int err = errno;
 	evbuffer_freeze(out, 1);
 	errno = err;
-	if (evbuffer_get_length(out) > 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+	if (evbuffer_get_length(out) > 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
 		/* The rest when the socket has room; or an error, which
 		 * libevent's write path then reports to the event callback. */
 		bufferevent_enable(bev, EV_WRITE);
+		count_out_while_libevent_writes(bev, true);
+	}
 }
 
 void pg_io_drained(struct bufferevent *bev, bool tls)
 {
 	/* Called for bufferevents in direct mode only: EV_WRITE was turned on
 	 * by pg_io_flush for a full socket and goes off once it is empty. */
-	if (!tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (!tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		bufferevent_disable(bev, EV_WRITE);
+		count_out_while_libevent_writes(bev, false);
+	}
 }
 
 /*
@@ -152,9 +163,10 @@ void pg_io_drained(struct bufferevent *bev, bool tls)
  * suspended socket has a callback (to resume once the input is drained).
  */
 struct io_slot {
-	uint64_t *bytes_in;
+	uint64_t *bytes_in, *bytes_out;
 	size_t high;                      /* 0: no limit */
 	struct evbuffer_cb_entry *resume; /* while suspended */
+	struct evbuffer_cb_entry *out_cb; /* while libevent writes (a full socket) */
 };
 
 static _Thread_local struct io_slot *io_slots;
@@ -274,15 +286,45 @@ static bool is_direct(struct bufferevent *bev)
 	return event_get_callback(&bev->ev_read) == direct_read_cb;
 }
 
-bool pg_io_count_reads(struct bufferevent *bev, uint64_t *counter)
+bool pg_io_count_bytes(struct bufferevent *bev, uint64_t *in, uint64_t *out)
 {
 	if (!is_direct(bev))
 		return false;
 	struct io_slot *sl = slot_of(bufferevent_getfd(bev), true);
 	if (!sl)
 		return false;
-	sl->bytes_in = counter;
+	sl->bytes_in = in;
+	sl->bytes_out = out;
 	return true;
+}
+
+/* Bytes out: counted when flush_write takes them; while libevent writes
+ * instead (EV_WRITE on: the socket was full), an output callback counts
+ * what is added meanwhile. */
+static void count_out_added(struct bufferevent *bev, size_t len)
+{
+	struct io_slot *sl = slot_of(bufferevent_getfd(bev), false);
+	if (sl && sl->bytes_out)
+		*sl->bytes_out += len;
+}
+
+static void out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	*(uint64_t *)arg += info->n_added;
+}
+
+static void count_out_while_libevent_writes(struct bufferevent *bev, bool on)
+{
+	struct io_slot *sl = slot_of(bufferevent_getfd(bev), false);
+	if (!sl || !sl->bytes_out)
+		return;
+	struct evbuffer *o = bufferevent_get_output(bev);
+	if (on && !sl->out_cb) {
+		sl->out_cb = evbuffer_add_cb(o, out_cb, sl->bytes_out);
+	} else if (!on && sl->out_cb) {
+		evbuffer_remove_cb_entry(o, sl->out_cb);
+		sl->out_cb = NULL;
+	}
 }
 
 void pg_io_set_read_high(struct bufferevent *bev, size_t high)

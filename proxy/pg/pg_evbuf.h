@@ -87,11 +87,12 @@ void pg_io_drained(struct bufferevent *bev, bool tls);
  * which re-creates the event); not for TLS ones.
  */
 void pg_io_direct_reads(struct bufferevent *bev);
-/* Count the bytes direct reads of bev get into *counter (a counter that
- * outlives the socket). false when bev does not read directly (TLS): the
- * caller counts some other way. Cheaper than an evbuffer callback, which
- * runs on every change of the buffer. */
-bool pg_io_count_reads(struct bufferevent *bev, uint64_t *counter);
+/* Count the bytes bev reads into *in and the bytes queued to it into *out
+ * (counters that outlive the socket), in the direct reads and writes.
+ * false when bev is not in direct mode (TLS): the caller counts some
+ * other way. Cheaper than evbuffer callbacks, which run on every change
+ * of a buffer. */
+bool pg_io_count_bytes(struct bufferevent *bev, uint64_t *in, uint64_t *out);
 /* The read high watermark (0: none): reading stops while the input holds
  * this much. For a bufferevent in direct-read mode it is kept with the
  * socket (see pg_evbuf.c); for others it is libevent's own watermark. */
