@@ -307,9 +307,10 @@ static void put(struct emitter *e, const char *p, size_t n)
 	e->len += n;
 }
 
-static bool word_is(const struct lexer *l, const struct tok *t, const char *w)
+/* w is a literal: its length is known at compile time (sizeof - 1), so
+ * that most words are turned away by their length alone. */
+static bool word_is_n(const struct lexer *l, const struct tok *t, const char *w, size_t n)
 {
-	size_t n = strlen(w);
 	if (t->kind != TK_WORD || t->len != n)
 		return false;
 	for (size_t i = 0; i < n; i++)
@@ -334,10 +335,10 @@ struct qn_result query_norm(enum qn_dialect d, const char *text, size_t len, cha
 			put(&e, "?", 1);
 		else
 			put(&e, text + t.start, t.len);
-		if (t.kind == TK_WORD && (word_is(&l, &t, "IN") || word_is(&l, &t, "VALUES")) && literal_group(&l)) {
+		if (t.kind == TK_WORD && (word_is_n(&l, &t, "IN", 2) || word_is_n(&l, &t, "VALUES", 6)) && literal_group(&l)) {
 			put(&e, " (?)", 4);
 			/* further literal rows of VALUES: ", (…)" */
-			while (word_is(&l, &t, "VALUES")) {
+			while (word_is_n(&l, &t, "VALUES", 6)) {
 				struct lexer k = l;
 				struct tok c = lex(&k);
 				if (!punct_is(&k, &c, ',') || !literal_group(&k))
