@@ -415,7 +415,7 @@ static void auth_ok(struct my_client *c)
 		my_vars_set(&c->vars, "collation_connection", v, strlen(v));
 	}
 	struct log_who who = my_client_who(c);
-	log_who_msg(LOG_INFO, &who, "login%s", c->tls_on ? " (tls)" : "");
+	log_who_msg(LOG_INFO, &who, "login (%s%s)", c->plugin[0] ? c->plugin : "?", c->tls_on ? ", tls" : "");
 	/* Check the schema on a server before saying OK (as a server would). */
 	memset(&c->cur, 0, sizeof(c->cur));
 	c->cur.login = true;
