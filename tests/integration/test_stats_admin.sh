@@ -67,19 +67,19 @@ fi
 # logged in, on both workers, are listed at once by a SHOW CLIENTS that
 # follows (no sleep), and KILL finds them.
 hold_pids=()
-for i in 1 2 3 4 5 6; do
+for i in $(seq 1 16); do
 	PGPASSWORD=app timeout 30 psql -X -A -t -h 127.0.0.1 -p "$PROXY_PORT" -U app -d app \
 		-c "select 'held-$i'" -c "select pg_sleep(15)" >"$SY_TMP/hold$i.out" 2>&1 &
 	hold_pids+=($!)
 done
-for i in 1 2 3 4 5 6; do
+for i in $(seq 1 16); do
 	for _ in $(seq 1 100); do grep -q "held-$i" "$SY_TMP/hold$i.out" 2>/dev/null && break; sleep 0.05; done
 done
 clients=$(admin -c "SHOW CLIENTS")
-assert_eq 6 "$(grep -c '|app|app|CL_ACTIVE|' <<<"$clients")" "SHOW CLIENTS lists the 6 sessions just started"
-assert_eq "0 1" "$(grep '|app|app|CL_ACTIVE|' <<<"$clients" | cut -d'|' -f2 | sort -u | tr '\n' ' ' | sed 's/ $//')" \
+assert_eq 16 "$(grep -Ec '\|app\|app\|CL_(ACTIVE|WAIT_SERVER)\|' <<<"$clients")" "SHOW CLIENTS lists the 16 sessions just started"
+assert_eq "0 1" "$(grep -E '\|app\|app\|CL_(ACTIVE|WAIT_SERVER)\|' <<<"$clients" | cut -d'|' -f2 | sort -u | tr '\n' ' ' | sed 's/ $//')" \
 	"... on both workers"
-for id in $(grep '|app|app|CL_ACTIVE|' <<<"$clients" | cut -d'|' -f1); do
+for id in $(grep -E '\|app\|app\|CL_(ACTIVE|WAIT_SERVER)\|' <<<"$clients" | cut -d'|' -f1); do
 	assert_eq "" "$(admin -c "KILL $id")" "KILL $id (a fresh session) succeeds"
 done
 for p in "${hold_pids[@]}"; do wait "$p" 2>/dev/null || true; done
