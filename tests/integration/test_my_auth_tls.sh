@@ -31,6 +31,10 @@ assert_match "$out" "Ssl_cipher	.+" "the server connection uses TLS"
 assert_eq "ok" "$(m --skip-ssl -uapp -papp -e "SELECT 'ok'")" "plain client, hashed secret"
 out=$(m --skip-ssl -uapp -pwrong -e "SELECT 1" 2>&1) && fail "wrong password accepted"
 assert_contains "$out" "ERROR 1045 (28000)" "wrong password, hashed secret"
+# Over TLS the error goes through the TLS filter's socket bufferevent: it
+# must be written before the connection is freed (proxy/linger.c).
+out=$(m --ssl --ssl-verify-server-cert=0 -uapp -pwrong -e "SELECT 1" 2>&1) && fail "wrong password accepted over TLS"
+assert_contains "$out" "ERROR 1045 (28000)" "wrong password over TLS: the ERR arrives"
 assert_eq "ok" "$(m --skip-ssl --default-auth=caching_sha2_password -usha -papp -e "SELECT 'ok'")" "caching_sha2 client, plain"
 assert_eq "ok" "$(m --ssl --ssl-verify-server-cert=0 --default-auth=caching_sha2_password -usha -papp -e "SELECT 'ok'")" "caching_sha2 client, TLS"
 out=$(m --skip-ssl --default-auth=caching_sha2_password -usha -pwrong -e "SELECT 1" 2>&1) && fail "wrong sha2 password accepted"
