@@ -104,6 +104,7 @@ struct cfg_global {
 	uint64_t max_packet_size;
 	enum cfg_client_tls client_tls_mode;
 	char *client_tls_cert_file, *client_tls_key_file, *client_tls_ca_file;
+	char *client_rsa_key_file;    /* MySQL caching_sha2 full authentication without TLS */
 	enum cfg_server_tls server_tls_mode;
 	char *server_tls_ca_file, *server_tls_cert_file, *server_tls_key_file;
 };

@@ -77,6 +77,7 @@ const struct cfg_key cfg_keys[] = {
 	KG(client_tls_cert_file, T_STR, NULL, NULL, 0, RELOAD, LIVE),
 	KG(client_tls_key_file, T_STR, NULL, NULL, 0, RELOAD, LIVE),
 	KG(client_tls_ca_file, T_STR, NULL, NULL, 0, RELOAD, LIVE),
+	KG(client_rsa_key_file, T_STR, NULL, NULL, 0, RELOAD, LIVE),
 	KG(server_tls_mode, T_ENUM, "disable", cfg_enum_server_tls, 0, RELOAD, LIVE),
 	KG(server_tls_ca_file, T_STR, NULL, NULL, 0, RELOAD, LIVE),
 	KG(server_tls_cert_file, T_STR, NULL, NULL, 0, RELOAD, LIVE),

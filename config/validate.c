@@ -43,6 +43,7 @@ static void check_global(struct cfg_parse *p)
 	check_file(p, "client_tls_cert_file", g->client_tls_cert_file);
 	check_file(p, "client_tls_key_file", g->client_tls_key_file);
 	check_file(p, "client_tls_ca_file", g->client_tls_ca_file);
+	check_file(p, "client_rsa_key_file", g->client_rsa_key_file);
 	check_file(p, "server_tls_cert_file", g->server_tls_cert_file);
 	check_file(p, "server_tls_key_file", g->server_tls_key_file);
 	check_file(p, "server_tls_ca_file", g->server_tls_ca_file);

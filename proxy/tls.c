@@ -3,9 +3,12 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "proxy/mysql/myauth.h"
 
 static void ssl_err(char *err, size_t errlen, const char *what, const char *file)
 {
@@ -99,6 +102,26 @@ fail:
 	return NULL;
 }
 
+/* The PEM RSA private key of client_rsa_key_file. */
+static struct myauth_rsa *load_rsa_key(const char *file, char *err, size_t errlen)
+{
+	FILE *f = fopen(file, "r");
+	if (!f) {
+		snprintf(err, errlen, "client_rsa_key_file %s: cannot open", file);
+		return NULL;
+	}
+	uint8_t pem[16384];
+	size_t n = fread(pem, 1, sizeof(pem), f);
+	bool whole = feof(f) && !ferror(f);
+	fclose(f);
+	struct myauth_rsa *k = whole ? myauth_rsa_load(pem, n) : NULL;
+	OPENSSL_cleanse(pem, sizeof(pem));
+	if (!k)
+		snprintf(err, errlen, "client_rsa_key_file %s: not a PEM RSA private key%s", file,
+			 whole ? "" : " (over 16 kB)");
+	return k;
+}
+
 struct tls_contexts *tls_contexts_new(const struct cfg *c, char *err, size_t errlen)
 {
 	struct tls_contexts *t = calloc(1, sizeof(*t));
@@ -121,6 +144,11 @@ struct tls_contexts *tls_contexts_new(const struct cfg *c, char *err, size_t err
 		t->stats_ctx = build_accept_ctx("stats_tls", g->stats_tls_cert_file, g->stats_tls_key_file,
 						g->stats_tls_ca_file, true, err, errlen);
 		if (!t->stats_ctx)
+			goto fail;
+	}
+	if (c->global.client_rsa_key_file) {
+		t->rsa = load_rsa_key(c->global.client_rsa_key_file, err, errlen);
+		if (!t->rsa)
 			goto fail;
 	}
 	if (t->server_mode != CFG_STLS_DISABLE) {
@@ -148,6 +176,7 @@ void tls_contexts_unref(struct tls_contexts *t)
 	SSL_CTX_free(t->accept_ctx);
 	SSL_CTX_free(t->connect_ctx);
 	SSL_CTX_free(t->stats_ctx);
+	myauth_rsa_free(t->rsa);
 	free(t);
 }
 

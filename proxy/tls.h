@@ -4,7 +4,8 @@
  * One refcounted set per config snapshot: `accept_ctx` for clients that
  * ask for TLS (we are the TLS server), `connect_ctx` for connections to
  * database servers (we are the TLS client), `stats_ctx` for the stats
- * port's HTTPS. SSL_CTX is safe to share
+ * port's HTTPS; and the RSA key of client_rsa_key_file (MySQL
+ * caching_sha2 full authentication). SSL_CTX is safe to share
  * between threads once built; each connection gets its own SSL.
  */
 #ifndef SWITCHYARD_TLS_H
@@ -16,11 +17,14 @@
 
 #include "config/config.h"
 
+struct myauth_rsa;
+
 struct tls_contexts {
 	atomic_int refs;
 	SSL_CTX *accept_ctx;               /* NULL when client_tls_mode = disable */
 	SSL_CTX *connect_ctx;              /* NULL when server_tls_mode = disable */
 	SSL_CTX *stats_ctx;                /* HTTPS on the stats port; NULL: no stats_tls_cert_file */
+	struct myauth_rsa *rsa;            /* client_rsa_key_file; NULL when unset */
 	enum cfg_client_tls client_mode;
 	enum cfg_server_tls server_mode;
 };

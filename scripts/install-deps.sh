@@ -19,7 +19,7 @@ PKGS=(
 	postgresql-15             # server binaries, pgbench is in this package on Debian 12
 	postgresql-client-15 postgresql-contrib
 	mariadb-server mariadb-client
-	openssl python3 python3-psycopg2 python3-psycopg python3-pymysql prometheus
+	openssl python3 python3-psycopg2 python3-psycopg python3-pymysql python3-cryptography prometheus
 	libmariadb-dev            # the prepared-statement test client (tests/integration/my_stmt_client.c)
 	sysbench pgbouncer haproxy
 	procps iproute2 curl

@@ -6,12 +6,20 @@
  * Authentication. The proxy checks the client's answer itself against
  * [user.NAME] password:
  *   - a plain password: mysql_native_password and caching_sha2_password
- *     (the fast path can always be checked with the plain password, so
- *     the full path and RSA are never needed towards clients);
+ *     (the fast path can always be checked with the plain password);
  *   - "*" + 40 hex digits (a mysql.user native hash; config/ takes it as a
- *     plain secret, this file recognises the form): mysql_native_password
- *     only; SHA1(password) recovered from the client's answer then logs
- *     the proxy in to servers with the same hash.
+ *     plain secret, this file recognises the form): mysql_native_password,
+ *     SHA1(password) recovered from the client's answer then logging the
+ *     proxy in to servers with the same hash; or, with auth_type =
+ *     caching_sha2_password, that plugin's full authentication;
+ *   - "$A$005$..." or its hex "0x2441..." (MySQL 8's caching_sha2 hash):
+ *     caching_sha2_password only, always by full authentication.
+ * Full authentication (MY_CL_AUTH_FULL): a fast-path answer cannot be
+ * checked against a hash, so the client is asked for its password
+ * (AuthMoreData 0x04) and sends it in clear over TLS, or RSA-encrypted with
+ * the proxy's public key, which it asks for first (0x02) — the key of
+ * client_rsa_key_file, or one generated in memory on first use. The
+ * password, checked against the hash, is kept to log in to servers.
  * A client answering with another plugin gets an AuthSwitchRequest to
  * the user's auth_type plugin (mysql_native_password by default).
  */
@@ -28,6 +36,7 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +292,15 @@ static void linger(struct my_client *c)
 	conn_linger(c->w->base, c->bev, linger_done, c);
 }
 
+static void free_clear_password(struct my_client *c)
+{
+	if (c->clear_password) {
+		OPENSSL_cleanse(c->clear_password, strlen(c->clear_password));
+		free(c->clear_password);
+		c->clear_password = NULL;
+	}
+}
+
 void my_client_reap(struct list *dead)
 {
 	struct list *n;
@@ -297,6 +315,7 @@ void my_client_reap(struct list *dead)
 		my_vars_clear(&c->vars);
 		my_route_free(c);
 		OPENSSL_cleanse(c->sha1, sizeof(c->sha1));
+		free_clear_password(c);
 		free(c->user);
 		free(c->schema);
 		tls_contexts_unref(c->tls);
@@ -348,10 +367,23 @@ static bool native_hash_secret(const struct cfg_user *u, uint8_t stage2[20])
 	       u->password[0] == '*' && myauth_native_parse_hash(u->password, stage2) == 0;
 }
 
-static const char *wanted_plugin(const struct my_client *c)
+static bool sha2_hash_secret(const struct cfg_user *u, struct myauth_sha2_hash *h)
+{
+	return u->password && u->secret_kind == CFG_SECRET_PLAIN && myauth_sha2_parse_hash(u->password, h) == 0;
+}
+
+/* A secret the fast paths cannot check a caching_sha2 answer against. */
+static bool hashed_secret(const struct cfg_user *u)
 {
 	uint8_t stage2[20];
-	if (c->u && c->u->auth_type == CFG_AUTH_MYSQL_SHA2 && !native_hash_secret(c->u, stage2))
+	struct myauth_sha2_hash h;
+	return native_hash_secret(u, stage2) || sha2_hash_secret(u, &h);
+}
+
+static const char *wanted_plugin(const struct my_client *c)
+{
+	struct myauth_sha2_hash h;
+	if (c->u && (c->u->auth_type == CFG_AUTH_MYSQL_SHA2 || sha2_hash_secret(c->u, &h)))
 		return "caching_sha2_password";
 	return "mysql_native_password";
 }
@@ -375,12 +407,13 @@ int my_client_use_node(struct my_client *c, int node_index)
 	if (!c->pool)
 		return -1;
 	struct pool_credentials cr = { 0 };
-	uint8_t stage2[20];
-	bool hashed = native_hash_secret(c->u, stage2);
+	bool hashed = hashed_secret(c->u);
 	if (c->u->server_password && !(hashed && strcmp(c->u->server_password, c->u->password) == 0))
 		cr.password = c->u->server_password;
 	else if (!hashed && c->u->secret_kind == CFG_SECRET_PLAIN)
 		cr.password = c->u->password;
+	if (!cr.password && c->clear_password)
+		cr.password = c->clear_password;
 	if (!cr.password && c->have_sha1) {
 		cr.has_sha1 = true;
 		memcpy(cr.sha1, c->sha1, sizeof(cr.sha1));
@@ -423,6 +456,118 @@ static void auth_ok(struct my_client *c)
 	my_client_request_server(c);
 }
 
+/* ---- caching_sha2 full authentication ---- */
+
+#define FULL_AUTH_MAX_PASSWORD 512
+
+static struct myauth_rsa *generated_rsa;
+static pthread_once_t generated_rsa_once = PTHREAD_ONCE_INIT;
+
+static void generate_rsa(void)
+{
+	generated_rsa = myauth_rsa_generate(2048);
+	if (generated_rsa)
+		log_info("mysql: generated a 2048-bit RSA key for caching_sha2_password full authentication "
+			 "(client_rsa_key_file is unset)");
+	else
+		log_error("mysql: could not generate an RSA key for caching_sha2_password full authentication");
+}
+
+/* The configured key, else one generated once per process (a worker
+ * spends some tens of milliseconds on it, once). */
+static const struct myauth_rsa *rsa_key(const struct my_client *c)
+{
+	if (c->tls && c->tls->rsa)
+		return c->tls->rsa;
+	pthread_once(&generated_rsa_once, generate_rsa);
+	return generated_rsa;
+}
+
+static void request_full_auth(struct my_client *c)
+{
+	uint8_t more = MYC_SHA2_PERFORM_FULL_AUTH;
+	struct buf b;
+	buf_init(&b);
+	myc_put_auth_more_data(&b, c->seq++, &more, 1);
+	send_buf(c, &b);
+	my_client_set_state(c, MY_CL_AUTH_FULL);
+}
+
+static void send_public_key(struct my_client *c)
+{
+	const struct myauth_rsa *k = rsa_key(c);
+	struct buf pem;
+	buf_init(&pem);
+	if (!k || myauth_rsa_public_pem(k, &pem) < 0) {
+		buf_free(&pem);
+		my_client_close(c, 1045, "28000", c->seq,
+				"Access denied for user '%s'@'%s': caching_sha2_password full authentication needs TLS "
+				"or the proxy's RSA key, and the proxy has no key (client_rsa_key_file)",
+				c->user ? c->user : "", c->host);
+		return;
+	}
+	struct buf b;
+	buf_init(&b);
+	myc_put_auth_more_data(&b, c->seq++, pem.data, pem.len);
+	buf_free(&pem);
+	send_buf(c, &b);
+}
+
+/* A password from full authentication against the user's hash. */
+static bool password_matches(const struct cfg_user *u, const char *pw, size_t len)
+{
+	uint8_t stage2[20], mine[20];
+	struct myauth_sha2_hash h;
+	if (sha2_hash_secret(u, &h))
+		return myauth_sha2_check_hash(pw, len, &h);
+	if (native_hash_secret(u, stage2)) {
+		myauth_native_stage2(pw, len, mine);
+		bool ok = len > 0 && CRYPTO_memcmp(mine, stage2, sizeof(mine)) == 0;
+		OPENSSL_cleanse(mine, sizeof(mine));
+		return ok;
+	}
+	return false;
+}
+
+/* The client's answer to "perform full authentication": over TLS its
+ * password, NUL-terminated; otherwise a request for the public key (then
+ * the RSA-encrypted password), or the encrypted password straight away
+ * from a client that has the key. A clear password is never taken over
+ * a plain connection (MySQL refuses it too). */
+static void check_full_auth(struct my_client *c, const uint8_t *p, size_t n)
+{
+	char pw[FULL_AUTH_MAX_PASSWORD + 1];
+	int len = -1;
+	if (c->tls_on) {
+		size_t l = n && p[n - 1] == 0 ? n - 1 : n;
+		if (l <= FULL_AUTH_MAX_PASSWORD && !memchr(p, 0, l)) {
+			memcpy(pw, p, l);
+			pw[l] = 0;
+			len = (int)l;
+		}
+	} else if (n == 1 && p[0] == MYC_SHA2_REQUEST_PUBLIC_KEY) {
+		send_public_key(c);
+		return;
+	} else {
+		const struct myauth_rsa *k = rsa_key(c);
+		if (k)
+			len = myauth_rsa_decrypt_password(k, p, n, c->nonce, sizeof(c->nonce), pw, sizeof(pw));
+	}
+	bool ok = len >= 0 && password_matches(c->u, pw, (size_t)len);
+	if (ok) {
+		free(c->clear_password);
+		c->clear_password = strndup(pw, (size_t)len);
+	}
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (!ok || !c->clear_password) {
+		log_debug("mysql client %u: caching_sha2_password full authentication failed (%s)", c->id,
+			  len < 0 ? (c->tls_on ? "malformed password packet" : "RSA decryption failed") : "wrong password");
+		access_denied(c, true);
+		return;
+	}
+	auth_ok(c);
+}
+
 /* Check an auth response for the plugin the client answered with. */
 static void check_auth(struct my_client *c, const uint8_t *resp, size_t len)
 {
@@ -434,11 +579,16 @@ static void check_auth(struct my_client *c, const uint8_t *resp, size_t len)
 		if (hashed) {
 			ok = myauth_native_check(resp, len, c->nonce, stage2, c->sha1);
 			c->have_sha1 = ok;
-		} else if (u->secret_kind == CFG_SECRET_PLAIN) {
+		} else if (u->secret_kind == CFG_SECRET_PLAIN && !hashed_secret(u)) {
 			ok = myauth_native_check_password(resp, len, c->nonce, u->password, strlen(u->password));
 		}
-	} else if (strcmp(c->plugin, "caching_sha2_password") == 0 && !hashed &&
-		   u->secret_kind == CFG_SECRET_PLAIN) {
+	} else if (strcmp(c->plugin, "caching_sha2_password") == 0 && hashed_secret(u)) {
+		/* A hashed account has a password: an empty answer is wrong. */
+		if (len > 0) {
+			request_full_auth(c);
+			return;
+		}
+	} else if (strcmp(c->plugin, "caching_sha2_password") == 0 && u->secret_kind == CFG_SECRET_PLAIN) {
 		ok = myauth_sha2_check_password(resp, len, c->nonce, u->password, strlen(u->password));
 		if (ok) {
 			uint8_t fast = MYC_SHA2_FAST_AUTH_OK;
@@ -460,10 +610,11 @@ static bool plugin_checkable(const struct my_client *c, const char *plugin)
 {
 	uint8_t stage2[20];
 	bool hashed = native_hash_secret(c->u, stage2);
+	struct myauth_sha2_hash h;
 	if (strcmp(plugin, "mysql_native_password") == 0)
-		return hashed || c->u->secret_kind == CFG_SECRET_PLAIN;
+		return hashed || (c->u->secret_kind == CFG_SECRET_PLAIN && !sha2_hash_secret(c->u, &h));
 	if (strcmp(plugin, "caching_sha2_password") == 0)
-		return !hashed && c->u->secret_kind == CFG_SECRET_PLAIN;
+		return c->u->secret_kind == CFG_SECRET_PLAIN;
 	return false;
 }
 
@@ -580,6 +731,7 @@ void my_client_change_user(struct my_client *c, const struct myc_change_user *cu
 	c->logged_in = false;
 	c->have_sha1 = false;
 	OPENSSL_cleanse(c->sha1, sizeof(c->sha1));
+	free_clear_password(c);
 	c->pool = NULL;
 	c->seq = 1;
 	c->u = cfg_find_user(c->cfg, c->user);
@@ -630,6 +782,8 @@ static void handle_login_input(struct my_client *c)
 	c->seq++;
 	if (c->state == MY_CL_HANDSHAKE)
 		handle_response(c, pkt, len);
+	else if (c->state == MY_CL_AUTH_FULL)
+		check_full_auth(c, pkt, len);
 	else
 		check_auth(c, pkt, len);
 	OPENSSL_cleanse(pkt, len);
@@ -695,6 +849,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	switch (c->state) {
 	case MY_CL_HANDSHAKE:
 	case MY_CL_AUTH:
+	case MY_CL_AUTH_FULL:
 		handle_login_input(c);
 		break;
 	case MY_CL_IDLE:
@@ -753,6 +908,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	case MY_CL_HANDSHAKE:
 	case MY_CL_TLS_HANDSHAKE:
 	case MY_CL_AUTH:
+	case MY_CL_AUTH_FULL:
 		my_client_close(c, 1043, "08S01", c->seq, "client_login_timeout: login not completed in time");
 		break;
 	case MY_CL_WAIT_SERVER:

@@ -45,6 +45,7 @@ struct admin_wait;
 	X(MY_CL_HANDSHAKE)       \
 	X(MY_CL_TLS_HANDSHAKE)   \
 	X(MY_CL_AUTH)            \
+	X(MY_CL_AUTH_FULL)       \
 	X(MY_CL_WAIT_SERVER)     \
 	X(MY_CL_SYNC)            \
 	X(MY_CL_ACTIVE)          \
@@ -118,6 +119,7 @@ struct my_client {
 	enum cfg_pool_mode pool_mode;
 	bool have_sha1;               /* SHA1(password) recovered from a native login */
 	uint8_t sha1[20];
+	char *clear_password;         /* from caching_sha2 full authentication (hashed secrets) */
 	bool logged_in;
 	bool admin;                   /* logging in to the admin console (my_admin.h) */
 	struct admin_wait *admin_wait; /* the console's PAUSE waiting for transactions */

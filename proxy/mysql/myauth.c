@@ -5,6 +5,7 @@
 #include "proxy/mysql/myauth.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -211,6 +212,141 @@ bool myauth_sha2_check_password(const uint8_t *resp, size_t resp_len,
 	sha256(d1, sizeof(d1), d2);
 	bool ok = myauth_sha2_check_cached(resp, resp_len, nonce, d2);
 	OPENSSL_cleanse(d1, sizeof(d1));
+	return ok;
+}
+
+/* ---- caching_sha2 stored hashes: SHA-crypt ---- */
+
+static const char crypt_b64[] = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+#define SHA2_HASH_RAW_LEN (7 + MYAUTH_SHA2_SALT_LEN + MYAUTH_SHA2_DIGEST_LEN)
+
+int myauth_sha2_parse_hash(const char *s, struct myauth_sha2_hash *h)
+{
+	uint8_t raw[SHA2_HASH_RAW_LEN];
+	size_t n = s ? strlen(s) : 0;
+	if (n == 2 + 2 * SHA2_HASH_RAW_LEN && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		for (size_t i = 0; i < SHA2_HASH_RAW_LEN; i++) {
+			int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			raw[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else if (n == SHA2_HASH_RAW_LEN) {
+		memcpy(raw, s, n);
+	} else {
+		return -1;
+	}
+	if (memcmp(raw, "$A$", 3) != 0 || raw[6] != '$')
+		return -1;
+	unsigned rounds = 0;
+	for (size_t i = 3; i < 6; i++) {
+		int v = hexval((char)raw[i]);
+		if (v < 0)
+			return -1;
+		rounds = rounds << 4 | (unsigned)v;
+	}
+	if (rounds == 0)
+		return -1;
+	h->rounds = rounds * 1000;
+	memcpy(h->salt, raw + 7, MYAUTH_SHA2_SALT_LEN);
+	const uint8_t *d = raw + 7 + MYAUTH_SHA2_SALT_LEN;
+	for (size_t i = 0; i < MYAUTH_SHA2_DIGEST_LEN; i++) {
+		if (!d[i] || !strchr(crypt_b64, d[i]))
+			return -1;
+		h->digest[i] = (char)d[i];
+	}
+	h->digest[MYAUTH_SHA2_DIGEST_LEN] = 0;
+	return 0;
+}
+
+/* Feed `total` bytes of the 32-byte block d repeated (SHA-crypt's P and S
+ * sequences). */
+static bool update_repeated(EVP_MD_CTX *c, const uint8_t d[MYAUTH_SHA256_LEN], size_t total)
+{
+	for (; total > MYAUTH_SHA256_LEN; total -= MYAUTH_SHA256_LEN)
+		if (EVP_DigestUpdate(c, d, MYAUTH_SHA256_LEN) != 1)
+			return false;
+	return EVP_DigestUpdate(c, d, total) == 1;
+}
+
+static bool digest_init(EVP_MD_CTX *c)
+{
+	return EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+}
+
+static bool digest_final(EVP_MD_CTX *c, uint8_t out[MYAUTH_SHA256_LEN])
+{
+	unsigned int n = 0;
+	return EVP_DigestFinal_ex(c, out, &n) == 1;
+}
+
+/* The steps are numbered as in Drepper's "Unix crypt using SHA-256 and
+ * SHA-512" (https://www.akkadia.org/drepper/SHA-crypt.txt). */
+void myauth_sha256_crypt(const char *pw, size_t len, const uint8_t *salt, size_t slen,
+			 unsigned rounds, char out[MYAUTH_SHA2_DIGEST_LEN + 1])
+{
+	uint8_t a[MYAUTH_SHA256_LEN], b[MYAUTH_SHA256_LEN], dp[MYAUTH_SHA256_LEN], ds[MYAUTH_SHA256_LEN];
+	memset(out, 0, MYAUTH_SHA2_DIGEST_LEN + 1);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	bool ok = c != NULL && slen <= 64;
+	/* 4-8: B = SHA256(password salt password). */
+	ok = ok && digest_init(c) && EVP_DigestUpdate(c, pw, len) == 1 &&
+	     EVP_DigestUpdate(c, salt, slen) == 1 && EVP_DigestUpdate(c, pw, len) == 1 &&
+	     digest_final(c, b);
+	/* 1-3, 9-12: A = SHA256(password salt B-repeated-to-len, then per bit
+	 * of len from the lowest: B for a 1, the password for a 0). */
+	ok = ok && digest_init(c) && EVP_DigestUpdate(c, pw, len) == 1 &&
+	     EVP_DigestUpdate(c, salt, slen) == 1 && update_repeated(c, b, len);
+	for (size_t k = len; ok && k; k >>= 1)
+		ok = (k & 1) ? EVP_DigestUpdate(c, b, sizeof(b)) == 1 : EVP_DigestUpdate(c, pw, len) == 1;
+	ok = ok && digest_final(c, a);
+	/* 13-16: P = SHA256(password, len times), repeated to len bytes. */
+	ok = ok && digest_init(c);
+	for (size_t i = 0; ok && i < len; i++)
+		ok = EVP_DigestUpdate(c, pw, len) == 1;
+	ok = ok && digest_final(c, dp);
+	/* 17-20: S = SHA256(salt, 16 + A[0] times), repeated to slen bytes. */
+	ok = ok && digest_init(c);
+	for (unsigned i = 0; ok && i < 16u + a[0]; i++)
+		ok = EVP_DigestUpdate(c, salt, slen) == 1;
+	ok = ok && digest_final(c, ds);
+	/* 21: the rounds. */
+	for (unsigned r = 0; ok && r < rounds; r++) {
+		ok = digest_init(c) && ((r & 1) ? update_repeated(c, dp, len) : EVP_DigestUpdate(c, a, sizeof(a)) == 1);
+		ok = ok && (r % 3 == 0 || update_repeated(c, ds, slen));
+		ok = ok && (r % 7 == 0 || update_repeated(c, dp, len));
+		ok = ok && ((r & 1) ? EVP_DigestUpdate(c, a, sizeof(a)) == 1 : update_repeated(c, dp, len));
+		ok = ok && digest_final(c, a);
+	}
+	/* 22: base 64, in SHA-crypt's byte order. */
+	static const uint8_t order[10][3] = { { 0, 10, 20 }, { 21, 1, 11 }, { 12, 22, 2 }, { 3, 13, 23 },
+					      { 24, 4, 14 }, { 15, 25, 5 }, { 6, 16, 26 }, { 27, 7, 17 },
+					      { 18, 28, 8 }, { 9, 19, 29 } };
+	if (ok) {
+		char *o = out;
+		for (size_t i = 0; i < 10; i++) {
+			uint32_t w = (uint32_t)a[order[i][0]] << 16 | (uint32_t)a[order[i][1]] << 8 | a[order[i][2]];
+			for (int j = 0; j < 4; j++, w >>= 6)
+				*o++ = crypt_b64[w & 63];
+		}
+		uint32_t w = (uint32_t)a[31] << 8 | a[30];
+		for (int j = 0; j < 3; j++, w >>= 6)
+			*o++ = crypt_b64[w & 63];
+	}
+	EVP_MD_CTX_free(c);
+	OPENSSL_cleanse(a, sizeof(a));
+	OPENSSL_cleanse(b, sizeof(b));
+	OPENSSL_cleanse(dp, sizeof(dp));
+	OPENSSL_cleanse(ds, sizeof(ds));
+}
+
+bool myauth_sha2_check_hash(const char *password, size_t len, const struct myauth_sha2_hash *h)
+{
+	char d[MYAUTH_SHA2_DIGEST_LEN + 1];
+	myauth_sha256_crypt(password, len, h->salt, sizeof(h->salt), h->rounds, d);
+	bool ok = d[0] && CRYPTO_memcmp(d, h->digest, MYAUTH_SHA2_DIGEST_LEN) == 0;
+	OPENSSL_cleanse(d, sizeof(d));
 	return ok;
 }
 

@@ -82,6 +82,38 @@ bool myauth_sha2_check_cached(const uint8_t *resp, size_t resp_len,
 			      const uint8_t nonce[MYAUTH_NONCE_LEN],
 			      const uint8_t cached[MYAUTH_SHA256_LEN]);
 
+/* ---- caching_sha2_password stored hashes (MySQL 8's mysql.user) ----
+ *
+ * authentication_string = "$A$" <rounds / 1000 as 3 hex digits> "$"
+ * <20-byte salt> <43-character digest>, the digest being SHA-crypt
+ * (Drepper's SHA-256 crypt, its base-64 alphabet and byte order) of the
+ * password over the whole 20-byte salt (MySQL's variant: glibc's crypt
+ * stops at 16 salt bytes). The salt is 7-bit but may hold control
+ * characters, so MySQL prints it in hex (SHOW CREATE USER ... AS 0x2441...);
+ * both forms are taken. Such a hash cannot check a fast-path answer (that
+ * needs SHA256(SHA256(password))): the client is asked for its password
+ * (full authentication) and the password is checked against the hash. */
+
+#define MYAUTH_SHA2_SALT_LEN 20
+#define MYAUTH_SHA2_DIGEST_LEN 43
+#define MYAUTH_SHA2_MAX_ROUNDS (0xFFFu * 1000u)
+
+struct myauth_sha2_hash {
+	unsigned rounds;
+	uint8_t salt[MYAUTH_SHA2_SALT_LEN];
+	char digest[MYAUTH_SHA2_DIGEST_LEN + 1];
+};
+
+/* Parse "$A$005$..." (70 bytes) or "0x" + its 140 hex digits. 0, or -1
+ * when malformed (wrong length, type other than A, rounds 0). */
+int myauth_sha2_parse_hash(const char *s, struct myauth_sha2_hash *h);
+/* SHA-crypt of password over salt_len (<= 64) salt bytes, `rounds` rounds:
+ * the 43-character digest, NUL-terminated. */
+void myauth_sha256_crypt(const char *password, size_t len, const uint8_t *salt, size_t salt_len,
+			 unsigned rounds, char out[MYAUTH_SHA2_DIGEST_LEN + 1]);
+/* True when password hashes to h (constant-time comparison). */
+bool myauth_sha2_check_hash(const char *password, size_t len, const struct myauth_sha2_hash *h);
+
 /* ---- RSA for caching_sha2 full authentication ---- */
 
 /* Client side: encrypt (password || NUL) XOR nonce (repeated) with the

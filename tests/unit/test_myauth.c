@@ -232,6 +232,59 @@ static void test_rsa_roundtrip(void **state)
 	myauth_rsa_free(NULL);
 }
 
+/* SHA-crypt vectors: glibc's crypt("$5$...") for salts of up to 16 bytes
+ * (python3 -c 'import crypt; print(crypt.crypt(pw, "$5$rounds=1000$salt"))'),
+ * and hashcat's example for its mode 7401 (MySQL $A$, a 20-byte binary
+ * salt), password "hashcat". */
+static void test_sha2_stored_hash(void **state)
+{
+	(void)state;
+	char d[MYAUTH_SHA2_DIGEST_LEN + 1];
+	myauth_sha256_crypt("Hello world!", 12, (const uint8_t *)"saltstring", 10, 5000, d);
+	assert_string_equal(d, "5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5");
+	const char *longpw = "a password longer than thirty-two bytes!!";
+	myauth_sha256_crypt(longpw, strlen(longpw), (const uint8_t *)"0123456789abcdef", 16, 1000, d);
+	assert_string_equal(d, "gua5SADMQlaugECqID.PEI7EJeO7QyPtRbbqHU1h4r6");
+	myauth_sha256_crypt("", 0, (const uint8_t *)"xy", 2, 1000, d);
+	assert_string_equal(d, "/cO6kptZb4yP879uPUnyMK3if5zBCL92eS3OMQKV2c.");
+
+	const char *hashcat = "0x24412430303524F9CC98CE08892924F50A213B6BC571A2C11778C5625479393559393965414D4531"
+			      "6477456B484F41316E64484742577A2E3162785353526B7554584647562F";
+	struct myauth_sha2_hash h;
+	assert_int_equal(myauth_sha2_parse_hash(hashcat, &h), 0);
+	assert_int_equal(h.rounds, 5000);
+	assert_string_equal(h.digest, "bTy95Y99eAME1dwEkHOA1ndHGBWz.1bxSSRkuTXFGV/");
+	assert_true(myauth_sha2_check_hash("hashcat", 7, &h));
+	assert_false(myauth_sha2_check_hash("hashcaT", 7, &h));
+	assert_false(myauth_sha2_check_hash("", 0, &h));
+
+	/* The raw form: a printable salt. */
+	char raw[71];
+	myauth_sha256_crypt("app", 3, (const uint8_t *)"abcdefghijklmnopqrst", 20, 5000, d);
+	snprintf(raw, sizeof(raw), "$A$005$abcdefghijklmnopqrst%s", d);
+	assert_int_equal(myauth_sha2_parse_hash(raw, &h), 0);
+	assert_true(myauth_sha2_check_hash("app", 3, &h));
+	assert_false(myauth_sha2_check_hash("ap", 2, &h));
+
+	/* Malformed: length, type, rounds, digest alphabet, hex. */
+	assert_int_equal(myauth_sha2_parse_hash("$A$005$short", &h), -1);
+	raw[1] = 'B';
+	assert_int_equal(myauth_sha2_parse_hash(raw, &h), -1);
+	raw[1] = 'A';
+	memcpy(raw + 3, "000", 3);
+	assert_int_equal(myauth_sha2_parse_hash(raw, &h), -1);
+	memcpy(raw + 3, "00G", 3);
+	assert_int_equal(myauth_sha2_parse_hash(raw, &h), -1);
+	memcpy(raw + 3, "005", 3);
+	raw[69] = '!';
+	assert_int_equal(myauth_sha2_parse_hash(raw, &h), -1);
+	char bad[200];
+	snprintf(bad, sizeof(bad), "%s", hashcat);
+	bad[10] = 'z';
+	assert_int_equal(myauth_sha2_parse_hash(bad, &h), -1);
+	assert_int_equal(myauth_sha2_parse_hash(NULL, &h), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_native_captured_login),
 		cmocka_unit_test(test_nonce),
 		cmocka_unit_test(test_sha2_known),
+		cmocka_unit_test(test_sha2_stored_hash),
 		cmocka_unit_test(test_rsa_openssl_ciphertext),
 		cmocka_unit_test(test_rsa_roundtrip),
 	};
