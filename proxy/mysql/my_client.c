@@ -448,7 +448,8 @@ static void auth_ok(struct my_client *c)
 		my_vars_set(&c->vars, "collation_connection", v, strlen(v));
 	}
 	struct log_who who = my_client_who(c);
-	log_who_msg(LOG_INFO, &who, "login (%s%s)", c->plugin[0] ? c->plugin : "?", c->tls_on ? ", tls" : "");
+	log_who_msg(LOG_INFO, &who, "login (%s%s%s)", c->plugin[0] ? c->plugin : "?",
+		    c->state == MY_CL_AUTH_FULL ? ", full authentication" : "", c->tls_on ? ", tls" : "");
 	/* Check the schema on a server before saying OK (as a server would). */
 	memset(&c->cur, 0, sizeof(c->cur));
 	c->cur.login = true;
@@ -513,7 +514,7 @@ static void send_public_key(struct my_client *c)
 	send_buf(c, &b);
 }
 
-/* A password from full authentication against the user's hash. */
+/* A password from full authentication against the user's secret. */
 static bool password_matches(const struct cfg_user *u, const char *pw, size_t len)
 {
 	uint8_t stage2[20], mine[20];
@@ -526,6 +527,8 @@ static bool password_matches(const struct cfg_user *u, const char *pw, size_t le
 		OPENSSL_cleanse(mine, sizeof(mine));
 		return ok;
 	}
+	if (u->secret_kind == CFG_SECRET_PLAIN && u->password)
+		return strlen(u->password) == len && CRYPTO_memcmp(pw, u->password, len) == 0;
 	return false;
 }
 
@@ -596,6 +599,13 @@ static void check_auth(struct my_client *c, const uint8_t *resp, size_t len)
 			buf_init(&b);
 			myc_put_auth_more_data(&b, c->seq++, &fast, 1);
 			send_buf(c, &b);
+		} else if (len > 0) {
+			/* As a MySQL 8 server does when the answer does not match
+			 * its cache: the full path, which decides. PyMySQL 1.0
+			 * answers an AuthSwitchRequest with the nonce and its
+			 * trailing NUL hashed together, which only this recovers. */
+			request_full_auth(c);
+			return;
 		}
 	}
 	if (!ok) {
@@ -616,6 +626,18 @@ static bool plugin_checkable(const struct my_client *c, const char *plugin)
 	if (strcmp(plugin, "caching_sha2_password") == 0)
 		return c->u->secret_kind == CFG_SECRET_PLAIN;
 	return false;
+}
+
+/* Whether the client's answer, with the plugin it chose, is taken as is.
+ * auth_type = caching_sha2_password is a requirement, as an account's
+ * plugin is on a MySQL 8 server: a client answering with another plugin
+ * (mysql_native_password, SHA-1) is switched to it. With the default,
+ * any plugin the proxy can check against the secret is taken. */
+static bool plugin_accepted(const struct my_client *c)
+{
+	if (!plugin_checkable(c, c->plugin))
+		return false;
+	return c->u->auth_type != CFG_AUTH_MYSQL_SHA2 || strcmp(c->plugin, "caching_sha2_password") == 0;
 }
 
 static void switch_plugin(struct my_client *c)
@@ -695,7 +717,7 @@ static void handle_response(struct my_client *c, const uint8_t *p, size_t n)
 	 * response when its plugin is not the one the handshake named): ask
 	 * for the user's plugin with a fresh nonce, as servers do. */
 	bool has_password = c->u->password && c->u->password[0];
-	if (!plugin_checkable(c, c->plugin) || (r.auth.len == 0 && has_password)) {
+	if (!plugin_accepted(c) || (r.auth.len == 0 && has_password)) {
 		switch_plugin(c);
 		return;
 	}
@@ -750,7 +772,7 @@ void my_client_change_user(struct my_client *c, const struct myc_change_user *cu
 	size_t plen = cu->plugin.len ? cu->plugin.len : strlen(plugin);
 	snprintf(c->plugin, sizeof(c->plugin), "%.*s", (int)plen, plugin);
 	bool has_password = c->u->password && c->u->password[0];
-	if (!plugin_checkable(c, c->plugin) || (cu->auth.len == 0 && has_password)) {
+	if (!plugin_accepted(c) || (cu->auth.len == 0 && has_password)) {
 		switch_plugin(c);
 		return;
 	}

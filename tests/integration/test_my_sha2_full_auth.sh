@@ -13,7 +13,8 @@
 #   Debian 12 has no MySQL 8, so B stands in for a MySQL 8 server whose
 #   cache misses: A's pool and health probes log in to B by full
 #   authentication, RSA without TLS (server_tls_mode = disable) and the
-#   clear password over TLS (server_tls_mode = require).
+#   clear password over TLS (server_tls_mode = require); and by the fast
+#   path for a user B holds the plain password of.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/my_lib.sh"
 
@@ -32,6 +33,10 @@ write_b() { # FILE [global=...]
 		global="client_tls_key_file = $tls/proxy.key" "$@" \
 		raw="[user.nat]
 password = $nat
+server_user = app
+auth_type = caching_sha2_password
+[user.fast]
+password = app
 server_user = app
 auth_type = caching_sha2_password"
 }
@@ -70,10 +75,10 @@ assert_eq "42 nokey" "$(pym "$PROXY_PORT" tls app app)" "PyMySQL over TLS: the c
 assert_contains "$(pym "$PROXY_PORT" plain app wrong)" "error 1045" "wrong password over RSA refused"
 assert_contains "$(pym "$PROXY_PORT" tls app wrong)" "error 1045" "wrong password over TLS refused"
 m() { timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$PROXY_PORT" -N -B "$@" shop; }
-# nat: a native hash; a client answering with mysql_native_password is
-# checked against it directly, one answering with caching_sha2 goes the
-# full path.
-assert_eq "42 nokey" "$(pym "$PROXY_PORT" plain nat app)" "native *HEX hash, a native answer: checked without the full path"
+# nat: a native hash with auth_type = caching_sha2_password: a client
+# answering with mysql_native_password is switched to caching_sha2, whose
+# answer goes the full path.
+assert_eq "42 key" "$(pym "$PROXY_PORT" plain nat app)" "native *HEX hash, auth_type caching_sha2: PyMySQL switched from native, RSA full authentication"
 assert_eq "ok" "$(m --skip-ssl --default-auth=caching_sha2_password -unat -papp -e "SELECT 'ok'")" "native *HEX hash, caching_sha2 answer: RSA full authentication (mariadb client)"
 assert_eq "ok" "$(m --ssl --ssl-verify-server-cert=0 --default-auth=caching_sha2_password -unat -papp -e "SELECT 'ok'")" "native *HEX hash, caching_sha2 answer over TLS"
 out=$(m --skip-ssl --default-auth=caching_sha2_password -unat -pwrong -e "SELECT 1" 2>&1) && fail "wrong password accepted"
@@ -83,8 +88,9 @@ out=$(m --ssl --ssl-verify-server-cert=0 -uapp -pwrong -e "SELECT 1" 2>&1) && fa
 assert_contains "$out" "ERROR 1045 (28000)" "mariadb client, wrong password refused"
 assert_eq "ok" "$(m --skip-ssl -uapp -papp -e "SELECT 'ok'")" "mariadb client without TLS: RSA with the public key it asks for"
 assert_eq "42 key" "$(pym "$PROXY_PORT" havekey app app "$SY_TMP/rsa.pub")" "PyMySQL holding the public key: the ciphertext without asking"
-assert_match "$(cat "$PROXY_LOG")" "login \(caching_sha2_password\)" "login logged with the plugin"
-assert_match "$(cat "$PROXY_LOG")" "login \(caching_sha2_password, tls\)" "TLS login logged"
+assert_eq "42 key" "$(pym "$PROXY_PORT" plain fast app)" "plain password, PyMySQL's fast-path answer after an AuthSwitchRequest (hashed with the nonce's NUL): the full path, as MySQL 8"
+assert_match "$(cat "$PROXY_LOG")" "login \(caching_sha2_password, full authentication\)" "login logged with the plugin and the full path"
+assert_match "$(cat "$PROXY_LOG")" "login \(caching_sha2_password, full authentication, tls\)" "TLS login logged"
 stop_proxy
 
 # ---- front end, the key generated in memory ----
@@ -118,6 +124,8 @@ pool_mode = transaction
 pool_size = 2
 [user.app]
 password = app
+[user.fast]
+password = app
 EOT
 	"$BIN" -c "$SY_TMP/$1.ini" >>"$SY_TMP/$1.log" 2>&1 &
 	A_PID=$!
@@ -126,17 +134,21 @@ EOT
 	fail "proxy A did not listen"
 }
 a() { timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$A_PORT" -uapp -papp -N -B shop "$@"; }
-n0=$(grep -c "login (caching_sha2_password)" "$PROXY_LOG")
+n0=$(grep -c "login (caching_sha2_password, full authentication)" "$PROXY_LOG")
 start_a a_rsa disable
 assert_eq "chain" "$(a -e "SELECT 'chain'")" "A -> B -> MariaDB, A logged in to B over RSA"
 assert_eq "3" "$(a -e "SELECT 1+2")" "a second query through the chain"
-n1=$(grep -c "login (caching_sha2_password)" "$PROXY_LOG")
+n1=$(grep -c "login (caching_sha2_password, full authentication)" "$PROXY_LOG")
 [ "$n1" -gt "$n0" ] && _ok "B logged A's server login by caching_sha2_password" || fail "no caching_sha2 login at B ($n0 -> $n1)"
+# B holds fast's plain password: A's caching_sha2 answer takes the fast path.
+assert_eq "fast" "$(timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$A_PORT" -ufast -papp -N -B shop -e "SELECT 'fast'")" \
+	"A -> B as a user B checks by the fast path"
+assert_match "$(cat "$PROXY_LOG")" "user=fast schema=shop\): login \(caching_sha2_password\)" "B logged A's fast-path login (no full authentication)"
 kill "$A_PID"; wait "$A_PID" 2>/dev/null || true
-t0=$(grep -c "login (caching_sha2_password, tls)" "$PROXY_LOG")
+t0=$(grep -c "login (caching_sha2_password, full authentication, tls)" "$PROXY_LOG")
 start_a a_tls require
 assert_eq "chain" "$(a -e "SELECT 'chain'")" "A -> B over TLS, A sent its password in clear"
-t1=$(grep -c "login (caching_sha2_password, tls)" "$PROXY_LOG")
+t1=$(grep -c "login (caching_sha2_password, full authentication, tls)" "$PROXY_LOG")
 [ "$t1" -gt "$t0" ] && _ok "B logged A's TLS login by caching_sha2_password" || fail "no TLS caching_sha2 login at B ($t0 -> $t1)"
 kill "$A_PID"; wait "$A_PID" 2>/dev/null || true
 out=$(cat "$SY_TMP"/a_*.log)
