@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "health/health.h"
 #include "proxy/listener.h"
+#include "proxy/mysql/my_client.h"
 #include "proxy/proxy.h"
 #include "proxy/stats_http.h"
 #include "proxy/tls.h"
@@ -316,6 +317,7 @@ int main(int argc, char **argv)
 	if (c->global.pidfile)
 		unlink(px.cfg->global.pidfile);
 	cancel_registry_destroy(&px.cancels);
+	my_client_auth_shutdown();
 	tls_contexts_unref(px.tls);
 	cfg_unref(px.listen_cfg);
 	cfg_unref(px.cfg);

@@ -50,6 +50,7 @@
 #include "proxy/mysql/myauth.h"
 #include "proxy/mysql/myle.h"
 #include "proxy/mysql/my_route.h"
+#include "proxy/mysql/my_sha2_cache.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/proxy.h"
 #include "proxy/tls.h"
@@ -484,6 +485,13 @@ static const struct myauth_rsa *rsa_key(const struct my_client *c)
 	return generated_rsa;
 }
 
+void my_client_auth_shutdown(void)
+{
+	my_sha2_cache_clear();
+	myauth_rsa_free(generated_rsa);
+	generated_rsa = NULL;
+}
+
 static void request_full_auth(struct my_client *c)
 {
 	uint8_t more = MYC_SHA2_PERFORM_FULL_AUTH;
@@ -558,8 +566,10 @@ static void check_full_auth(struct my_client *c, const uint8_t *p, size_t n)
 	}
 	bool ok = len >= 0 && password_matches(c->u, pw, (size_t)len);
 	if (ok) {
-		free(c->clear_password);
+		free_clear_password(c);
 		c->clear_password = strndup(pw, (size_t)len);
+		if (hashed_secret(c->u))
+			my_sha2_cache_put(c->u->name, c->u->password, pw, (size_t)len);
 	}
 	OPENSSL_cleanse(pw, sizeof(pw));
 	if (!ok || !c->clear_password) {
@@ -586,8 +596,21 @@ static void check_auth(struct my_client *c, const uint8_t *resp, size_t len)
 			ok = myauth_native_check_password(resp, len, c->nonce, u->password, strlen(u->password));
 		}
 	} else if (strcmp(c->plugin, "caching_sha2_password") == 0 && hashed_secret(u)) {
-		/* A hashed account has a password: an empty answer is wrong. */
-		if (len > 0) {
+		/* A hashed account has a password: an empty answer is wrong.
+		 * The fast path works once a full authentication filled the
+		 * cache; otherwise, or when the answer does not match, the
+		 * full path. */
+		char *pw = NULL;
+		if (len > 0 && my_sha2_cache_check(u->name, u->password, resp, len, c->nonce, &pw) && pw) {
+			free_clear_password(c);
+			c->clear_password = pw;
+			uint8_t fast = MYC_SHA2_FAST_AUTH_OK;
+			struct buf b;
+			buf_init(&b);
+			myc_put_auth_more_data(&b, c->seq++, &fast, 1);
+			send_buf(c, &b);
+			ok = true;
+		} else if (len > 0) {
 			request_full_auth(c);
 			return;
 		}

@@ -59,6 +59,10 @@ enum my_client_state { MY_CLIENT_STATES(MY_CLIENT_STATE_ENUM) };
 
 const char *my_client_state_name(enum my_client_state st);
 
+/* At exit, after the workers stopped: forget the caching_sha2 cache and
+ * the generated RSA key (my_sha2_cache.h, my_client.c). */
+void my_client_auth_shutdown(void);
+
 /* A client's prepared statement (proxy-issued id). */
 struct my_pstmt {
 	uint32_t id;

@@ -201,6 +201,14 @@ bool myauth_sha2_check_cached(const uint8_t *resp, size_t resp_len,
 	return ok;
 }
 
+void myauth_sha2_stage2(const char *password, size_t len, uint8_t out[MYAUTH_SHA256_LEN])
+{
+	uint8_t d1[MYAUTH_SHA256_LEN];
+	sha256(password, len, d1);
+	sha256(d1, sizeof(d1), out);
+	OPENSSL_cleanse(d1, sizeof(d1));
+}
+
 bool myauth_sha2_check_password(const uint8_t *resp, size_t resp_len,
 				const uint8_t nonce[MYAUTH_NONCE_LEN], const char *password,
 				size_t len)

@@ -77,6 +77,8 @@ size_t myauth_sha2_scramble(const char *password, size_t len,
 bool myauth_sha2_check_password(const uint8_t *resp, size_t resp_len,
 				const uint8_t nonce[MYAUTH_NONCE_LEN], const char *password,
 				size_t len);
+/* SHA256(SHA256(password)): what a server's cache keeps. */
+void myauth_sha2_stage2(const char *password, size_t len, uint8_t out[MYAUTH_SHA256_LEN]);
 /* Check against the server's cached SHA256(SHA256(password)). */
 bool myauth_sha2_check_cached(const uint8_t *resp, size_t resp_len,
 			      const uint8_t nonce[MYAUTH_NONCE_LEN],

@@ -75,28 +75,37 @@ assert_eq "42 nokey" "$(pym "$PROXY_PORT" tls app app)" "PyMySQL over TLS: the c
 assert_contains "$(pym "$PROXY_PORT" plain app wrong)" "error 1045" "wrong password over RSA refused"
 assert_contains "$(pym "$PROXY_PORT" tls app wrong)" "error 1045" "wrong password over TLS refused"
 m() { timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$PROXY_PORT" -N -B "$@" shop; }
-# nat: a native hash with auth_type = caching_sha2_password: a client
-# answering with mysql_native_password is switched to caching_sha2, whose
-# answer goes the full path.
-assert_eq "42 key" "$(pym "$PROXY_PORT" plain nat app)" "native *HEX hash, auth_type caching_sha2: PyMySQL switched from native, RSA full authentication"
+# nat: a native hash with auth_type = caching_sha2_password. The mariadb
+# client's first login goes the full path and fills the cache; its next
+# logins take the fast path (the cache, as a MySQL 8 server's).
 assert_eq "ok" "$(m --skip-ssl --default-auth=caching_sha2_password -unat -papp -e "SELECT 'ok'")" "native *HEX hash, caching_sha2 answer: RSA full authentication (mariadb client)"
-assert_eq "ok" "$(m --ssl --ssl-verify-server-cert=0 --default-auth=caching_sha2_password -unat -papp -e "SELECT 'ok'")" "native *HEX hash, caching_sha2 answer over TLS"
+assert_match "$(cat "$PROXY_LOG")" "user=nat schema=shop\): login \(caching_sha2_password, full authentication\)" "nat's first login: full authentication"
+assert_eq "ok" "$(m --ssl --ssl-verify-server-cert=0 --default-auth=caching_sha2_password -unat -papp -e "SELECT 'ok'")" "native *HEX hash over TLS, from the cache"
+assert_match "$(cat "$PROXY_LOG")" "user=nat schema=shop\): login \(caching_sha2_password, tls\)" "nat's next login: the fast path"
 out=$(m --skip-ssl --default-auth=caching_sha2_password -unat -pwrong -e "SELECT 1" 2>&1) && fail "wrong password accepted"
-assert_contains "$out" "ERROR 1045 (28000)" "native hash, caching_sha2 answer, wrong password refused"
+assert_contains "$out" "ERROR 1045 (28000)" "native hash, wrong password refused (the cache does not match: full path, wrong)"
+# PyMySQL answers native first and is switched to caching_sha2, whose
+# answer (hashed with the nonce's NUL) never matches: the full path.
+assert_eq "42 key" "$(pym "$PROXY_PORT" plain nat app)" "native *HEX hash, auth_type caching_sha2: PyMySQL switched from native, RSA full authentication"
 assert_eq "ok" "$(m --ssl --ssl-verify-server-cert=0 -uapp -papp -e "SELECT 'ok'")" "mariadb client over TLS (\$A\$ hash)"
 out=$(m --ssl --ssl-verify-server-cert=0 -uapp -pwrong -e "SELECT 1" 2>&1) && fail "wrong password accepted"
 assert_contains "$out" "ERROR 1045 (28000)" "mariadb client, wrong password refused"
-assert_eq "ok" "$(m --skip-ssl -uapp -papp -e "SELECT 'ok'")" "mariadb client without TLS: RSA with the public key it asks for"
 assert_eq "42 key" "$(pym "$PROXY_PORT" havekey app app "$SY_TMP/rsa.pub")" "PyMySQL holding the public key: the ciphertext without asking"
 assert_eq "42 key" "$(pym "$PROXY_PORT" plain fast app)" "plain password, PyMySQL's fast-path answer after an AuthSwitchRequest (hashed with the nonce's NUL): the full path, as MySQL 8"
 assert_match "$(cat "$PROXY_LOG")" "login \(caching_sha2_password, full authentication\)" "login logged with the plugin and the full path"
 assert_match "$(cat "$PROXY_LOG")" "login \(caching_sha2_password, full authentication, tls\)" "TLS login logged"
 stop_proxy
 
-# ---- front end, the key generated in memory ----
+# ---- front end, the key generated in memory; the cache ----
 write_b "$SY_TMP/b2.ini"
 start_proxy "$SY_TMP/b2.ini"
 B_PORT=$PROXY_PORT
+assert_eq "ok" "$(m --skip-ssl -uapp -papp -e "SELECT 'ok'")" "mariadb client without TLS: RSA with the public key it asks for"
+assert_match "$(cat "$PROXY_LOG")" "user=app schema=shop\): login \(caching_sha2_password, full authentication\)" "a new process: the cache is empty, full authentication"
+assert_eq "ok" "$(m --skip-ssl -uapp -papp -e "SELECT 'ok'")" "mariadb client again"
+assert_eq "1" "$(grep -c "user=app schema=shop): login (caching_sha2_password)$" "$PROXY_LOG")" "the second login: the fast path, from the cache"
+out=$(m --skip-ssl -uapp -pwrong -e "SELECT 1" 2>&1) && fail "wrong password accepted"
+assert_contains "$out" "ERROR 1045 (28000)" "wrong password with the cache filled: refused"
 assert_eq "42 key" "$(pym "$B_PORT" plain app app "$SY_TMP/gen.pub")" "RSA full authentication with a generated key"
 assert_ok openssl pkey -pubin -in "$SY_TMP/gen.pub" -noout
 assert_ne "$(cat "$SY_TMP/rsa.pub")" "$(cat "$SY_TMP/gen.pub")" "a key of its own, not the file's"
@@ -122,6 +131,8 @@ protocol = mysql
 primary = 127.0.0.1:$B_PORT
 pool_mode = transaction
 pool_size = 2
+monitor_user = fast
+monitor_password = app
 [user.app]
 password = app
 [user.fast]
@@ -134,6 +145,15 @@ EOT
 	fail "proxy A did not listen"
 }
 a() { timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$A_PORT" -uapp -papp -N -B shop "$@"; }
+# A fresh B for each: its cache empty, A's pool's first login as app goes
+# the full path (A's health probes log in as fast, a plain password at B:
+# the fast path, no cache).
+restart_b() {
+	stop_proxy
+	start_proxy "$SY_TMP/b2.ini"
+	B_PORT=$PROXY_PORT
+}
+restart_b
 n0=$(grep -c "login (caching_sha2_password, full authentication)" "$PROXY_LOG")
 start_a a_rsa disable
 assert_eq "chain" "$(a -e "SELECT 'chain'")" "A -> B -> MariaDB, A logged in to B over RSA"
@@ -145,6 +165,7 @@ assert_eq "fast" "$(timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$A_PORT" -
 	"A -> B as a user B checks by the fast path"
 assert_match "$(cat "$PROXY_LOG")" "user=fast schema=shop\): login \(caching_sha2_password\)" "B logged A's fast-path login (no full authentication)"
 kill "$A_PID"; wait "$A_PID" 2>/dev/null || true
+restart_b
 t0=$(grep -c "login (caching_sha2_password, full authentication, tls)" "$PROXY_LOG")
 start_a a_tls require
 assert_eq "chain" "$(a -e "SELECT 'chain'")" "A -> B over TLS, A sent its password in clear"
