@@ -1,9 +1,10 @@
 /*
  * probe.h — one monitor connection from the health thread to a node.
  *
- * probe.c owns the transport (a plain, non-blocking bufferevent: monitor
- * connections do not use TLS, see docs/monitoring.md) and the common
- * callbacks; probe_pg.c and probe_my.c speak the protocol: login, then
+ * probe.c owns the transport (a non-blocking bufferevent; TLS per
+ * server_tls_mode, as the pools' connections: the protocol half asks for it
+ * in its protocol's way, then probe_start_tls() replaces the bufferevent)
+ * and the common callbacks; probe_pg.c and probe_my.c speak the protocol: login, then
  * one query at a time, whose answer they turn into a struct health_beat
  * with the pure parsers of beat.h.
  *
@@ -30,6 +31,7 @@
 
 struct event_base;
 struct bufferevent;
+struct tls_contexts;
 
 /* Who to log in as; copied out of a config snapshot. */
 struct probe_params {
@@ -60,6 +62,8 @@ struct probe_cb {
 struct probe_proto {
 	/* TCP (or unix) connection established: start the login. */
 	void (*connected)(struct probe *p);
+	/* The TLS handshake that probe_start_tls() began is done. */
+	void (*tls_ready)(struct probe *p);
 	/* Bytes arrived. */
 	void (*readable)(struct probe *p);
 	/* Send the query for q (state PROBE_IDLE). 0, or -1 on no memory. */
@@ -85,7 +89,14 @@ struct probe {
 	void *proto;                  /* the protocol half's state */
 	size_t max_packet;            /* answers above this fail the probe */
 	const char *command;          /* HEALTH_Q_COMMAND's SQL; the caller's, kept until the answer */
+	struct tls_contexts *tls;     /* set by probe_connect when TLS is wanted (a reference) */
+	bool tls_handshake, tls_on;
 };
+
+/* The TLS contexts probes use from now on (server_tls_mode and the
+ * connect context of the newest config); main sets them at start and on
+ * every reload, NULL at exit. Safe from any thread. */
+void probe_set_tls(struct tls_contexts *t);
 
 /* Open the connection (state PROBE_CONNECTING). The probe struct is the
  * caller's; it is reusable after PROBE_EV_FAILED or probe_close(). 0, or
@@ -103,6 +114,12 @@ void probe_close(struct probe *p);
 /* For the protocol halves: write bytes; fail the probe (reports
  * PROBE_EV_FAILED after closing); report an event. */
 int probe_write(struct probe *p, const void *data, size_t len);
+/* TLS for the halves: wanted (server_tls_mode is not disable, TCP); then
+ * required (not prefer); probe_start_tls() once the protocol said yes
+ * (0, or -1: the probe was failed); tls_ready follows. */
+bool probe_tls_wanted(const struct probe *p);
+bool probe_tls_required(const struct probe *p);
+int probe_start_tls(struct probe *p);
 void probe_fail(struct probe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void probe_report(struct probe *p, enum probe_event ev, const struct health_beat *b,
 		  const char *msg);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "proxy/mysql/myauth.h"
 #include "proxy/mysql/myc.h"
@@ -34,6 +35,7 @@ enum my_rs { RS_START, RS_COLS, RS_COLS_EOF, RS_ROWS };
 
 struct my_probe {
 	enum my_step step;
+	uint8_t resp_seq;             /* the handshake response's: 2 after an SSLRequest */
 	uint32_t caps;
 	uint8_t nonce[MYC_SCRAMBLE_LEN];
 	char plugin[64];
@@ -86,7 +88,7 @@ static int auth_response(struct probe *p, const char *plugin, uint8_t *out, size
 		*len = myauth_sha2_scramble(pw, strlen(pw), mp->nonce, out);
 		return 0;
 	}
-	if (strcmp(plugin, "mysql_clear_password") == 0 && p->addr.kind == CFG_ADDR_UNIX &&
+	if (strcmp(plugin, "mysql_clear_password") == 0 && (p->addr.kind == CFG_ADDR_UNIX || p->tls_on) &&
 	    strlen(pw) + 1 <= 255) {
 		*len = strlen(pw) + 1;
 		memcpy(out, pw, *len);
@@ -103,6 +105,8 @@ static void send_raw(struct probe *p, uint8_t seq, const void *data, size_t len)
 	if (send_buf(p, &b) < 0)
 		probe_fail(p, "out of memory");
 }
+
+static void send_response(struct probe *p);
 
 static void handle_handshake(struct probe *p, const uint8_t *pkt, size_t n)
 {
@@ -131,7 +135,39 @@ static void handle_handshake(struct probe *p, const uint8_t *pkt, size_t n)
 	snprintf(mp->version, sizeof(mp->version), "%.*s", (int)h.server_version.len,
 		 (const char *)h.server_version.p);
 	mp->flavor = health_my_flavor_of(mp->version);
-	mp->caps = (PROBE_MY_CAPS & h.caps) | CLIENT_MYSQL;
+	/* No schema: the monitor reads only global variables. (The
+	 * SSLRequest's flags must be the response's: MariaDB keeps the
+	 * first ones, and would read the plugin name as a schema.) */
+	mp->caps = ((PROBE_MY_CAPS & h.caps) | CLIENT_MYSQL) & ~CLIENT_CONNECT_WITH_DB;
+	if (probe_tls_wanted(p) && (h.caps & CLIENT_SSL)) {
+		mp->caps |= CLIENT_SSL;
+		struct buf b;
+		buf_init(&b);
+		myc_put_ssl_request(&b, 1, mp->caps, 0, 16 * 1024 * 1024, 45);
+		/* Straight on the socket: the bufferevent is replaced next. */
+		bool ok = !b.oom && evbuffer_get_length(bufferevent_get_output(p->bev)) == 0 &&
+			  send(bufferevent_getfd(p->bev), b.data, b.len, MSG_NOSIGNAL) == (ssize_t)b.len;
+		buf_free(&b);
+		if (!ok) {
+			probe_fail(p, "could not start TLS");
+			return;
+		}
+		mp->resp_seq = 2;
+		(void)probe_start_tls(p); /* then tls_ready: send_response() */
+		return;
+	}
+	if (probe_tls_required(p)) {
+		probe_fail(p, "server does not accept TLS (server_tls_mode requires it)");
+		return;
+	}
+	mp->resp_seq = 1;
+	send_response(p);
+}
+
+/* The handshake response (after TLS when it was asked for). */
+static void send_response(struct probe *p)
+{
+	struct my_probe *mp = my_of(p);
 	uint8_t auth[256];
 	size_t alen = 0;
 	const char *plugin = mp->plugin;
@@ -151,7 +187,7 @@ static void handle_handshake(struct probe *p, const uint8_t *pkt, size_t n)
 	};
 	struct buf b;
 	buf_init(&b);
-	myc_put_handshake_response(&b, 1, &rp);
+	myc_put_handshake_response(&b, mp->resp_seq, &rp);
 	OPENSSL_cleanse(auth, sizeof(auth));
 	if (send_buf(p, &b) < 0) {
 		probe_fail(p, "out of memory");
@@ -224,7 +260,7 @@ static void handle_auth(struct probe *p, uint8_t seq, const uint8_t *pkt, size_t
 		if (d.len == 1 && d.p[0] == MYC_SHA2_FAST_AUTH_OK)
 			return; /* the OK follows */
 		if (d.len == 1 && d.p[0] == MYC_SHA2_PERFORM_FULL_AUTH) {
-			if (p->addr.kind == CFG_ADDR_UNIX) {
+			if (p->addr.kind == CFG_ADDR_UNIX || p->tls_on) {
 				send_raw(p, (uint8_t)(seq + 1), pw, strlen(pw) + 1);
 			} else {
 				uint8_t req = MYC_SHA2_REQUEST_PUBLIC_KEY;
@@ -502,6 +538,7 @@ static void my_free(void *proto)
 
 const struct probe_proto probe_my_proto = {
 	.connected = connected,
+	.tls_ready = send_response,
 	.readable = readable,
 	.query = query,
 	.goodbye = goodbye,

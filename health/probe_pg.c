@@ -19,6 +19,7 @@
 #define PG_ROW_STORE 1024
 
 struct pg_probe {
+	bool ssl_asked;               /* SSLRequest sent, its one-byte answer due */
 	struct scram_client scram;
 	bool scram_used;
 	bool error;                   /* an ErrorResponse came for the query */
@@ -67,14 +68,8 @@ static int send_buf(struct probe *p, struct buf *b)
 	return rc;
 }
 
-static void connected(struct probe *p)
+static void send_startup(struct probe *p)
 {
-	struct pg_probe *pp = calloc(1, sizeof(*pp));
-	if (!pp) {
-		probe_fail(p, "out of memory");
-		return;
-	}
-	p->proto = pp;
 	struct buf b;
 	buf_init(&b);
 	size_t st = pgc_begin(&b, 0);
@@ -89,6 +84,53 @@ static void connected(struct probe *p)
 	pgc_end(&b, st);
 	if (send_buf(p, &b) < 0)
 		probe_fail(p, "out of memory");
+}
+
+static void connected(struct probe *p)
+{
+	struct pg_probe *pp = calloc(1, sizeof(*pp));
+	if (!pp) {
+		probe_fail(p, "out of memory");
+		return;
+	}
+	p->proto = pp;
+	if (!probe_tls_wanted(p)) {
+		send_startup(p);
+		return;
+	}
+	struct buf b;
+	buf_init(&b);
+	pgc_put_ssl_request(&b);
+	pp->ssl_asked = true;
+	if (send_buf(p, &b) < 0)
+		probe_fail(p, "out of memory");
+}
+
+/* The server's one byte: 'S' (TLS next) or 'N'. */
+static void handle_ssl_answer(struct probe *p)
+{
+	struct pg_probe *pp = pg_of(p);
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	char c;
+	if (evbuffer_remove(in, &c, 1) != 1)
+		return;
+	pp->ssl_asked = false;
+	if (c == 'S') {
+		if (evbuffer_get_length(in) > 0) {
+			probe_fail(p, "server sent unencrypted data after its SSL answer");
+			return;
+		}
+		(void)probe_start_tls(p);
+		return;
+	}
+	if (c == 'N' && !probe_tls_required(p)) {
+		send_startup(p); /* server_tls_mode = prefer: plain */
+		return;
+	}
+	if (c == 'N')
+		probe_fail(p, "server does not accept TLS (server_tls_mode requires it)");
+	else
+		probe_fail(p, "bad answer to the SSL request");
 }
 
 /* One Authentication request. 0, or -1 when the probe was failed. */
@@ -220,6 +262,10 @@ static void finish_query(struct probe *p)
 static void readable(struct probe *p)
 {
 	struct pg_probe *pp = pg_of(p);
+	if (pp->ssl_asked) {
+		handle_ssl_answer(p);
+		return;
+	}
 	struct evbuffer *in = bufferevent_get_input(p->bev);
 	struct pgc_limits lim = { .max_packet_size = p->max_packet };
 	while (p->bev && (p->state == PROBE_LOGIN || p->state == PROBE_BUSY)) {
@@ -308,6 +354,7 @@ static void pg_free(void *proto)
 
 const struct probe_proto probe_pg_proto = {
 	.connected = connected,
+	.tls_ready = send_startup,
 	.readable = readable,
 	.query = query,
 	.goodbye = goodbye,

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "health/health.h"
+#include "health/probe.h"
 #include "proxy/listener.h"
 #include "proxy/mysql/my_client.h"
 #include "proxy/proxy.h"
@@ -119,6 +120,7 @@ static void reload(struct main_ctx *m)
 	px->cfg = c;
 	px->tls = t;
 	pthread_mutex_unlock(&px->lock);
+	probe_set_tls(t); /* health probes: the new server_tls_* */
 	cfg_unref(old);
 	tls_contexts_unref(oldt);
 	apply_logging(c);
@@ -254,6 +256,7 @@ int main(int argc, char **argv)
 	px.stats = &stats;
 	px.cfg = c;
 	px.tls = t;
+	probe_set_tls(t);
 	px.listen_cfg = cfg_ref(c);
 	px.n_workers = c->global.workers > 0 ? c->global.workers : 1;
 	if (c->global.pidfile && write_pidfile(c->global.pidfile) < 0)
@@ -318,6 +321,7 @@ int main(int argc, char **argv)
 		unlink(px.cfg->global.pidfile);
 	cancel_registry_destroy(&px.cancels);
 	my_client_auth_shutdown();
+	probe_set_tls(NULL);
 	tls_contexts_unref(px.tls);
 	cfg_unref(px.listen_cfg);
 	cfg_unref(px.cfg);

@@ -11,6 +11,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/my_lib.sh"
 
+# The health thread's monitor logs in as a user that MariaDB lets in only
+# over TLS: with server_tls_mode = require its probes must use TLS too.
+montls=montls_$$
+my_monitor -e "CREATE USER '$montls'@'%' IDENTIFIED BY 'montls' REQUIRE SSL; GRANT ALL ON *.* TO '$montls'@'%'"
+on_exit "my_monitor -e \"DROP USER '$montls'@'%'\""
 hash=$(my_monitor -e "SELECT PASSWORD('app')")
 assert_match "$hash" '^\*[0-9A-F]{40}$' "native hash of the password"
 tls=$(dirname "$TLS_CA")
@@ -22,7 +27,17 @@ my_write_config "$SY_TMP/sy.ini" pool_mode=transaction pool_size=2 workers=1 app
 password = app
 server_user = app
 auth_type = caching_sha2_password"
+sed -i "s/^monitor_user = monitor\$/monitor_user = $montls/; s/^monitor_password = monitor\$/monitor_password = montls/" "$SY_TMP/sy.ini"
+grep -q "^monitor_user = $montls" "$SY_TMP/sy.ini" || fail "the config names the TLS-only monitor"
 start_proxy "$SY_TMP/sy.ini"
+n=0
+for _ in $(seq 1 30); do
+	n=$(my_monitor -e "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '$montls'")
+	[ "$n" -ge 1 ] && break
+	sleep 0.2
+done
+assert_ne 0 "$n" "the health probe logged in as a REQUIRE SSL user: it uses TLS"
+assert_not_contains "$(cat "$PROXY_LOG")" "login refused" "no probe login was refused"
 
 m() { timeout 30 mariadb --no-defaults -h 127.0.0.1 -P "$PROXY_PORT" -N -B "$@" shop; }
 assert_eq "ok" "$(m --ssl --ssl-verify-server-cert=0 -uapp -papp -e "SELECT 'ok'")" "TLS client, hashed secret"

@@ -46,10 +46,27 @@ stop_proxy
 
 # ---- server side
 backend_ssl() { pg_proxy -c 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()' 2>&1 || true; }
+# The health thread's monitor connections follow server_tls_mode too:
+# health_ssl SINCE prints the ssl flags of the switchyard-health backends
+# started since SINCE (the proxy's start), once there is one.
+health_ssl() {
+	local out="" i
+	for i in $(seq 1 30); do
+		out=$(pg_monitor -c "SELECT string_agg(DISTINCT s.ssl::text, ',') FROM pg_stat_ssl s
+			JOIN pg_stat_activity a USING (pid)
+			WHERE a.application_name = 'switchyard-health' AND a.backend_start >= '$1'" 2>&1) || true
+		[ -n "$out" ] && break
+		sleep 0.2
+	done
+	echo "$out"
+}
+since() { pg_monitor -c "SELECT now()" 2>&1; }
 
 cfg=$SY_TMP/server-tls-require.ini
 write_config "$cfg" global.server_tls_mode=require
+t0=$(since)
 start_proxy "$cfg"
+assert_eq true "$(health_ssl "$t0")" "server_tls_mode=require: the health thread's monitor connection uses SSL"
 assert_eq t "$(backend_ssl)" "server_tls_mode=require: the server's backend for our session uses SSL"
 pid=$(pg_proxy -c 'SELECT pg_backend_pid()' 2>&1) || true
 [[ "$pid" =~ ^[0-9]+$ ]] || pid=0
@@ -59,13 +76,17 @@ stop_proxy
 
 cfg=$SY_TMP/server-tls-verify.ini
 write_config "$cfg" global.server_tls_mode=verify-full "global.server_tls_ca_file=$TLS_CA"
+t0=$(since)
 start_proxy "$cfg"
+assert_eq true "$(health_ssl "$t0")" "server_tls_mode=verify-full: the monitor connection uses SSL"
 assert_eq t "$(backend_ssl)" "server_tls_mode=verify-full with the fleet's CA: SSL"
 stop_proxy
 
 cfg=$SY_TMP/server-tls-disable.ini
 write_config "$cfg" global.server_tls_mode=disable
+t0=$(since)
 start_proxy "$cfg"
+assert_eq false "$(health_ssl "$t0")" "server_tls_mode=disable: the monitor connection is plain"
 assert_eq f "$(backend_ssl)" "server_tls_mode=disable: the server's backend is not using SSL"
 stop_proxy
 
@@ -76,4 +97,10 @@ start_proxy "$cfg"
 rc=0
 out=$(pg_proxy -c 'SELECT 1' 2>&1) || rc=$?
 assert_ne 0 "$rc" "server_tls_mode=verify-full against a foreign CA: the client gets an error"
+for _ in $(seq 1 30); do
+	j=$(curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/stats.json" || true)
+	case "$j" in *"certificate verify failed"*) break ;; esac
+	sleep 0.2
+done
+assert_contains "$j" "certificate verify failed" "the health probe refuses the server's certificate too (its last_error on /stats.json)"
 assert_ok proxy_alive
