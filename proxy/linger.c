@@ -6,14 +6,21 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "proxy/pg/pg_evbuf.h"
 
+/* What a lingering client may still send before it is cut off. */
+#define LINGER_DRAIN_MAX (64u * 1024 * 1024)
+
 struct linger_state {
 	struct bufferevent *bev;
-	struct evbuffer *under_out;          /* a TLS filter's: its records wait here */
+	struct bufferevent *under;           /* a TLS filter's socket bufferevent */
+	struct evbuffer *under_out;          /* ... whose output holds the records */
 	struct evbuffer_cb_entry *under_cb;
 	struct event *timer;
+	size_t drained;
+	bool shut;                           /* written, and half-closed */
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -38,24 +45,55 @@ static bool all_written(const struct linger_state *l)
 	       (!l->under_out || evbuffer_get_length(l->under_out) == 0);
 }
 
+/* Everything is on the wire: half-close, so that the client reads the
+ * error and then an end of stream, and wait for its own close. Closing
+ * at once with bytes of the client unread would send a reset, and a reset
+ * makes the client's kernel drop the error before the client reads it
+ * (a client refused while still sending a large packet never saw why). */
+static void written(struct linger_state *l)
+{
+	if (l->shut)
+		return;
+	l->shut = true;
+	if (!l->timer) { /* no bound on the wait: end here */
+		linger_finish(l);
+		return;
+	}
+	int fd = bufferevent_getfd(l->under ? l->under : l->bev);
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+}
+
 static void linger_write_cb(struct bufferevent *bev, void *arg)
 {
 	if (all_written(arg))
-		linger_finish(arg);
+		written(arg);
+}
+
+/* Whatever the client still sends is read and dropped, up to a bound. */
+static void linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct linger_state *l = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+	evbuffer_drain(in, n);
+	l->drained += n;
+	if (l->drained > LINGER_DRAIN_MAX)
+		linger_finish(l);
 }
 
 /* A TLS filter bufferevent (a client that asked for TLS after its first
  * bytes) hands its records to the socket bufferevent under it: its own
- * output empties before anything is on the wire, so finishing then would
- * free the records unsent. Finish once the one underneath drains too —
- * from the timer, not inside libevent's write path. */
+ * output empties before anything is on the wire. Written means that one
+ * drained too. */
 static void under_drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct linger_state *l = arg;
 	if (info->n_deleted && all_written(l))
-		event_active(l->timer, EV_TIMEOUT, 1);
+		written(l);
 }
 
+/* End of stream, or an error: the client has gone. */
 static void linger_event_cb(struct bufferevent *bev, short what, void *arg) { linger_finish(arg); }
 
 static void linger_timer_cb(evutil_socket_t fd, short what, void *arg) { linger_finish(arg); }
@@ -73,21 +111,22 @@ void conn_linger(struct event_base *base, struct bufferevent *bev, void (*done)(
 	l->done = done;
 	l->arg = arg;
 	l->timer = evtimer_new(base, linger_timer_cb, l);
-	struct bufferevent *under = bufferevent_get_underlying(bev);
-	if (under && l->timer) {
-		l->under_out = bufferevent_get_output(under);
+	l->under = bufferevent_get_underlying(bev);
+	if (l->under) {
+		l->under_out = bufferevent_get_output(l->under);
 		l->under_cb = evbuffer_add_cb(l->under_out, under_drained_cb, l);
 	}
 	/* What is queued goes out now if it can (direct writes: also counted
 	 * as sent), before libevent takes over the rest. */
 	pg_io_flush_now(bev);
-	bufferevent_setcb(bev, NULL, linger_write_cb, linger_event_cb, l);
+	bufferevent_setcb(bev, linger_read_cb, linger_write_cb, linger_event_cb, l);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	bufferevent_enable(bev, EV_WRITE); /* libevent writes the rest */
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE); /* libevent writes the rest */
 	if (l->timer) {
 		struct timeval tv = { 1, 0 };
 		evtimer_add(l->timer, &tv);
-		if (all_written(l)) /* nothing left to write: no callback would come */
-			event_active(l->timer, EV_TIMEOUT, 1);
 	}
+	if (all_written(l)) /* nothing left to write: no write callback would come */
+		written(l);
 }

@@ -2,8 +2,10 @@
  * linger.h — closing a client after its last message (an error) is sent.
  *
  * Both protocols end a refused or failed session the same way: queue the
- * error, stop reading, and free the connection once the error is written,
- * the peer has gone, or a second has passed — whichever comes first.
+ * error; read and drop whatever the client still sends (up to 64 MB), so
+ * that closing does not reset the connection under the error; half-close
+ * once the error is written; and free the connection once the peer has
+ * closed its side, or a second has passed — whichever comes first.
  */
 #ifndef SWITCHYARD_LINGER_H
 #define SWITCHYARD_LINGER_H

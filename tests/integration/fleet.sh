@@ -31,7 +31,8 @@
 #   the postgres user; ssl=on with a test CA; roles:
 #     app/app (scram, owns database app), admin/admin, monitor/monitor (superuser),
 #     md5user/md5pass (md5-stored, hba md5), pwuser/pwpass (hba password), repl/repl.
-#   MariaDB primary + GTID replica (MASTER_USE_GTID=slave_pos, read_only=1):
+#   MariaDB primary + GTID replica (MASTER_USE_GTID=slave_pos, read_only=1,
+#   max_allowed_packet 64M: packets over 16 MB go through split):
 #     app/app with ALL on shop.* (no READ_ONLY ADMIN), monitor/monitor (ALL *.*),
 #     repl/repl; root over the unix socket.
 #   DIR/tls/: ca.crt, server.{crt,key} (the servers'), proxy.{crt,key} (for
@@ -375,6 +376,7 @@ my_start() { # primary|replica
 	if [ "$n" = primary ]; then port=$MY_PRIMARY_PORT id=1; else port=$MY_REPLICA_PORT id=2 extra=(--read-only=1); fi
 	local my=$FLEET_RUN/my
 	mariadbd_launch "$my/$n" "$port" "$id" --max-connections=500 --innodb-buffer-pool-size=64M \
+		--max-allowed-packet=64M \
 		--innodb-log-file-size=32M \
 		--ssl-ca="$DIR/tls/ca.crt" --ssl-cert="$DIR/tls/server.crt" --ssl-key="$DIR/tls/server.key" \
 		"${extra[@]}" && return 0
