@@ -144,6 +144,7 @@ struct pg_client {
 	bool lsn_wait;                /* asking that server its WAL position (read-your-writes) */
 	bool route_lsn_ok;            /* ... and it answered route_lsn */
 	bool discarding;              /* a DISCARD ALL is in flight: back to `startup` after it */
+	bool discard_wait;            /* a Query with DISCARD/DEALLOCATE ALL is in flight: hold the rest */
 	char addr[56];                /* "[v6 address]:port" fits */
 };
 

@@ -392,15 +392,11 @@ static bool client_query(struct pg_client *c, size_t total)
 			  (unsigned long long)c->server->id, sc.pin_reason);
 	}
 	if (sc.flags & (PG_SQL_DISCARD_ALL | PG_SQL_DEALLOCATE_ALL)) {
-		/* The client's statements go; the server's too, as it runs it. */
-		pg_prepared_clear(&c->prepared);
-		pg_stmt_cache_clear(&c->server->stmts);
-	}
-	if (sc.flags & PG_SQL_DISCARD_ALL) {
-		/* Its unreported settings are reset too; and the client's own
-		 * settings go back to its startup values (see 'Z' below). */
-		server_forget_sync(c->server);
-		c->discarding = true;
+		/* What it clears is known from the server's CommandComplete
+		 * (server_cleared); until its ReadyForQuery, nothing more of the
+		 * client's goes out, or a Bind could count on a statement the
+		 * server is about to drop. */
+		c->discard_wait = true;
 	}
 	qs_query(c, text, tl);
 	return true;
@@ -424,6 +420,8 @@ void pg_pooled_c2s(struct pg_client *c)
 				return;
 			continue;
 		}
+		if (c->discard_wait)
+			return; /* resumed at its ReadyForQuery */
 		struct pgc_header h;
 		ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
 		if (r == 0)
@@ -570,6 +568,31 @@ static bool completes(const struct pg_op *op, uint8_t type, bool *hide)
 	}
 }
 
+/* "DEALLOCATE ALL" with its NUL: the longest tag server_cleared() reads. */
+#define SERVER_CLEARED_TAG_MAX 15
+
+/* A CommandComplete: did the server just drop every prepared statement
+ * (DEALLOCATE ALL, DISCARD ALL)? Only then are the client's names and the
+ * server's statement cache forgotten — a refused one (inside a failed
+ * transaction, DISCARD ALL in a transaction block) dropped nothing. */
+static void server_cleared(struct pg_client *c, const struct pgc_msg *m)
+{
+	bool discard = m->body_len == sizeof("DISCARD ALL") &&
+		       memcmp(m->body, "DISCARD ALL", sizeof("DISCARD ALL")) == 0;
+	bool dealloc = m->body_len == sizeof("DEALLOCATE ALL") &&
+		       memcmp(m->body, "DEALLOCATE ALL", sizeof("DEALLOCATE ALL")) == 0;
+	if (!discard && !dealloc)
+		return;
+	pg_prepared_clear(&c->prepared);
+	pg_stmt_cache_clear(&c->server->stmts);
+	if (discard) {
+		/* Its unreported settings are reset too; and the client's own
+		 * settings go back to its startup values (see 'Z'). */
+		server_forget_sync(c->server);
+		c->discarding = true;
+	}
+}
+
 void pg_pooled_s2c(struct pg_client *c)
 {
 	struct server *s = c->server;
@@ -642,7 +665,7 @@ void pg_pooled_s2c(struct pg_client *c)
 			s->tx_status = status;
 			if (op && op->kind == PG_OP_QUERY)
 				query_stats_end(&c->w->stats.qs, &c->qs);
-			if (c->discarding && op && op->kind == PG_OP_QUERY) {
+			if (c->discarding) {
 				/* DISCARD ALL reset the server's settings to its own
 				 * defaults (the ParameterStatus it sent were taken as the
 				 * client's); on a server of its own the client would be
@@ -657,6 +680,9 @@ void pg_pooled_s2c(struct pg_client *c)
 				memset(&c->qs, 0, sizeof(c->qs)); /* Executes the server skipped after an error */
 			if (op && (op->kind == PG_OP_SYNC || op->kind == PG_OP_QUERY || op->kind == PG_OP_FUNC))
 				pg_opq_pop(&c->opq);
+			bool resume = c->discard_wait && c->opq.len == 0;
+			if (resume)
+				c->discard_wait = false;
 			pg_client_request_ends(c, worker_now_ms(c->w));
 			if (status == 'I')
 				c->w->counters[STATS_PROTO_PG].transactions++;
@@ -671,7 +697,18 @@ void pg_pooled_s2c(struct pg_client *c)
 				continue; /* its position first, then the server goes back */
 			if (pg_relay_maybe_detach(c))
 				return;
+			if (resume) {
+				pg_pooled_c2s(c); /* what the client sent meanwhile */
+				if (c->state == CL_CLOSED || !c->server)
+					return;
+			}
 			continue;
+		}
+		if (h.type == 'C' && total <= PGC_HEADER_LEN + SERVER_CLEARED_TAG_MAX) {
+			struct pgc_msg m;
+			if (pg_evbuf_next(in, &lim, &m) <= 0)
+				return;
+			server_cleared(c, &m);
 		}
 		if (c->qs.key && op && (op->kind == PG_OP_QUERY || op->kind == PG_OP_EXECUTE) &&
 		    (h.type == 'C' || h.type == 'E' || (op->kind == PG_OP_EXECUTE && (h.type == 'I' || h.type == 's'))) &&

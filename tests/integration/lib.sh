@@ -37,6 +37,8 @@
 #                                  (PGUSER, PGPASSWORD, PGDATABASE override user app/app, db app)
 #   assert_eq EXP ACT [MSG]  assert_ne  assert_contains HAY NEEDLE [MSG]
 #   assert_not_contains  assert_match STR REGEX [MSG]  assert_ok CMD...  assert_fails CMD...
+#   run_checks CMD...              run a driver (txn_clients.py, pg_pin_clients.py); its
+#                                  CHECK<TAB>label<TAB>expected<TAB>actual lines are assertions
 #   fail MSG  note MSG  on_exit CMD
 #   ASSERT_CONTINUE=1 (set in a test): failed assertions are counted, the test goes on
 # A test that exits 0 without a single assertion is turned into a failure.
@@ -129,6 +131,18 @@ assert_fails() { # CMD... must exit non-zero
 	_ok "fails as expected: $*"
 }
 
+run_checks() { # CMD... — a driver printing CHECK<TAB>label<TAB>expected<TAB>actual lines; each becomes an assertion
+	local out rc=0 tag label exp act n=0
+	out=$("$@" 2>&1) || rc=$?
+	grep -v $'^CHECK\t' <<<"$out" || true
+	while IFS=$'\t' read -r tag label exp act; do
+		[ "$tag" = CHECK ] || continue
+		n=$((n + 1))
+		assert_eq "$exp" "$act" "$label"
+	done <<<"$out"
+	assert_eq 0 "$rc" "the driver exits 0"
+	[ "$n" -gt 0 ] || fail "the driver made no checks"
+}
 on_exit() { _EXIT_CMDS+=("$*"); }
 
 _lib_exit() {

@@ -11,19 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
 
-run_checks() { # CMD... — a txn_clients.py subcommand; its CHECK lines become assertions
-	local out rc=0 tag label exp act n=0
-	out=$("$@" 2>&1) || rc=$?
-	grep -v $'^CHECK\t' <<<"$out" || true
-	while IFS=$'\t' read -r tag label exp act; do
-		[ "$tag" = CHECK ] || continue
-		n=$((n + 1))
-		assert_eq "$exp" "$act" "$label"
-	done <<<"$out"
-	assert_eq 0 "$rc" "$2 exits 0"
-	[ "$n" -gt 0 ] || fail "$2 made no checks"
-}
-
 "$PY" -c 'import psycopg' 2>/dev/null || _die "psycopg 3 is missing for $PY (Debian package python3-psycopg)"
 
 pg_direct -q -c "SET client_min_messages = warning; DROP TABLE IF EXISTS txn_prep; CREATE TABLE txn_prep (t int, r int, v text, PRIMARY KEY (t, r))" >/dev/null

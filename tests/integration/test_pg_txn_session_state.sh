@@ -13,19 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
 
-run_checks() { # CMD... — a txn_clients.py subcommand; its CHECK lines become assertions
-	local out rc=0 tag label exp act n=0
-	out=$("$@" 2>&1) || rc=$?
-	grep -v $'^CHECK\t' <<<"$out" || true
-	while IFS=$'\t' read -r tag label exp act; do
-		[ "$tag" = CHECK ] || continue
-		n=$((n + 1))
-		assert_eq "$exp" "$act" "$label"
-	done <<<"$out"
-	assert_eq 0 "$rc" "the driver exits 0"
-	[ "$n" -gt 0 ] || fail "the driver made no checks"
-}
-
 pg_direct -q -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS txn_ss CASCADE; CREATE SCHEMA txn_ss;
 	CREATE TABLE txn_ss.marker (v text); INSERT INTO txn_ss.marker VALUES ('from txn_ss')" >/dev/null
 
