@@ -286,17 +286,13 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	c->connected_ms = worker_now_ms(w);
 	w->counters[STATS_PROTO_PG].clients_accepted++;
 
-	int limit = c->cfg->global.max_client_conn;
-	if (atomic_load(&px->n_clients) > limit) {
-		w->counters[STATS_PROTO_PG].clients_refused++;
-		pg_client_close(c, "53300", "too many clients: max_client_conn (%d) reached", limit);
-		return;
-	}
-	if (atomic_load(&px->shutting_down)) {
-		w->counters[STATS_PROTO_PG].clients_refused++;
-		pg_client_close(c, "57P01", "the proxy is shutting down");
-		return;
-	}
+	/* Decided now, said after the startup packet, as PostgreSQL does: an
+	 * error answering an SSLRequest is not shown by libpq (CVE-2024-10977),
+	 * and a CancelRequest must get through a full proxy. */
+	if (atomic_load(&px->n_clients) > c->cfg->global.max_client_conn)
+		c->refusal = PG_REFUSE_FULL;
+	else if (atomic_load(&px->shutting_down))
+		c->refusal = PG_REFUSE_SHUTDOWN;
 	log_debug("client %u: connected from %s on %s", c->id, c->addr, listen->name);
 }
 
@@ -675,8 +671,25 @@ static void auth_done(struct pg_client *c)
 	pg_client_request_server(c);
 }
 
+/* A client accepted over max_client_conn or during shutdown: its startup
+ * packet gets the error. Returns true when c was closed. */
+static bool refused_at_startup(struct pg_client *c)
+{
+	if (c->refusal == PG_REFUSE_NONE)
+		return false;
+	c->w->counters[STATS_PROTO_PG].clients_refused++;
+	if (c->refusal == PG_REFUSE_FULL)
+		pg_client_close(c, "53300", "too many clients: max_client_conn (%d) reached",
+				c->cfg->global.max_client_conn);
+	else
+		pg_client_close(c, "57P01", "the proxy is shutting down");
+	return true;
+}
+
 static void handle_startup_message(struct pg_client *c, const struct pgc_startup *st)
 {
+	if (refused_at_startup(c))
+		return;
 	size_t off = 0;
 	const char *k, *v, *user = NULL, *database = NULL;
 	while (pgc_startup_param_next(st, &off, &k, &v)) {

@@ -50,6 +50,13 @@ enum client_state { CLIENT_STATES(CLIENT_STATE_ENUM) };
 
 const char *client_state_name(enum client_state st);
 
+/* Why a client accepted is to be refused once it sends its startup packet. */
+enum pg_refusal {
+	PG_REFUSE_NONE,
+	PG_REFUSE_FULL,     /* max_client_conn reached: 53300 */
+	PG_REFUSE_SHUTDOWN, /* the proxy is stopping: 57P01 */
+};
+
 #define CLIENT_MAX_PARAMS 32
 
 /* The SCRAM keys of a verifier-only user, kept from its login to log in
@@ -144,6 +151,7 @@ struct pg_client {
 	bool lsn_wait;                /* asking that server its WAL position (read-your-writes) */
 	bool route_lsn_ok;            /* ... and it answered route_lsn */
 	bool discarding;              /* a DISCARD ALL is in flight: back to `startup` after it */
+	uint8_t refusal;              /* enum pg_refusal: decided at accept, said at startup */
 	bool discard_wait;            /* a Query with DISCARD/DEALLOCATE ALL is in flight: hold the rest */
 	char addr[56];                /* "[v6 address]:port" fits */
 };
