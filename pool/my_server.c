@@ -640,6 +640,7 @@ void my_server_after_reset(struct server *s)
 	stmts_clear(ms);
 	my_vars_clear(&ms->vars);
 	ms->names_unknown = true;
+	ms->insert_id = 0;
 	free(ms->schema);
 	ms->schema = NULL;
 }

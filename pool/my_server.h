@@ -84,6 +84,7 @@ struct my_server {
 	 * (character set then unknown: always set before use). */
 	struct my_vars vars;
 	bool names_unknown;
+	uint64_t insert_id;           /* its LAST_INSERT_ID() as last set (OK packets, DO LAST_INSERT_ID(n)) */
 	struct strmap stmts;          /* "schema\x01sql" -> struct my_sstmt */
 	int n_stmts;
 	uint64_t stmt_clock;

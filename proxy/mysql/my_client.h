@@ -74,6 +74,7 @@ struct my_pstmt {
 	bool classified;
 	struct route_stmt route;
 	uint64_t qs_id;               /* query statistics: a hash of sql (0: not yet) */
+	bool reads_insert_id;         /* calls LAST_INSERT_ID() (MY_SQL_INSERT_ID) */
 };
 
 /* The command being served (copied out of the input: the frame stays in
@@ -92,7 +93,7 @@ struct my_cmd {
 };
 
 /* What the proxy sent on the server before the client's command. */
-enum my_hidden { MY_HID_NONE, MY_HID_INIT_DB, MY_HID_SET, MY_HID_PREPARE, MY_HID_GTID };
+enum my_hidden { MY_HID_NONE, MY_HID_INIT_DB, MY_HID_SET, MY_HID_INSERT_ID, MY_HID_PREPARE, MY_HID_GTID };
 
 struct my_client {
 	struct list node;             /* on worker->my_clients */
@@ -154,6 +155,7 @@ struct my_client {
 	bool s2c_more;                /* the server's last frame was 0xffffff long */
 	uint16_t status;              /* last status flags seen (COM_PING's answer) */
 	bool pinned;                  /* session state on the server: keep it */
+	uint64_t insert_id;           /* its LAST_INSERT_ID(): the last non-zero insert id its commands got */
 	bool hold_long_data;          /* SEND_LONG_DATA waits for its EXECUTE */
 	bool cursor_open;             /* EXECUTE opened a cursor: FETCH follows */
 	bool hold_diag;               /* the last answer had warnings or an error:

@@ -219,6 +219,7 @@ static void client_reset_state(struct my_client *c)
 	strmap_free(&c->stmts, my_pstmt_free);
 	strmap_init(&c->stmts);
 	c->last_prepared = 0;
+	c->insert_id = 0;
 	c->pinned = c->hold_long_data = c->cursor_open = c->hold_diag = false;
 }
 
@@ -535,6 +536,8 @@ static bool next_command(struct my_client *c)
 			return true;
 		}
 		cur->needs_prepare = cmd == COM_STMT_EXECUTE || cmd == COM_STMT_SEND_LONG_DATA;
+		if (cmd == COM_STMT_EXECUTE && ps->reads_insert_id)
+			cur->sql_flags |= MY_SQL_INSERT_ID;
 		if (cmd == COM_STMT_EXECUTE) {
 			c->queries++;
 			c->w->counters[STATS_PROTO_MY].queries++;
@@ -702,6 +705,15 @@ static void run(struct my_client *c)
 		return;
 	}
 	buf_free(&q);
+	if ((c->cur.sql_flags & MY_SQL_INSERT_ID) && ms->insert_id != c->insert_id) {
+		/* Another client's INSERT on this server (or none yet): make
+		 * LAST_INSERT_ID() read this client's own value, not a pin. */
+		char q2[48];
+		snprintf(q2, sizeof(q2), "DO LAST_INSERT_ID(%llu)", (unsigned long long)c->insert_id);
+		myc_put_query(&b, q2);
+		send_hidden(c, MY_HID_INSERT_ID, COM_QUERY, &b);
+		return;
+	}
 	if (c->cur.needs_prepare) {
 		struct my_pstmt *ps = pstmt_get(c, c->cur.stmt_id);
 		if (ps && !my_server_stmt_get(s, ps->key)) {
@@ -809,6 +821,9 @@ static void hidden_s2c(struct my_client *c)
 			for (int i = 0; i < c->vars.n; i++)
 				my_vars_set(&ms->vars, c->vars.keys[i], c->vars.vals[i], strlen(c->vars.vals[i]));
 			ms->names_unknown = false;
+			break;
+		case MY_HID_INSERT_ID:
+			ms->insert_id = c->insert_id;
 			break;
 		case MY_HID_PREPARE: {
 			struct my_pstmt *ps = pstmt_get(c, c->cur.stmt_id);
@@ -1108,6 +1123,11 @@ static void relay_s2c(struct my_client *c)
 				ps->key = stmt_key(c->schema, c->cur.text);
 				ps->num_params = po.num_params;
 				ps->num_columns = po.num_columns;
+				if (ps->sql) {
+					struct my_sql_scan sc;
+					my_sql_scan(ps->sql, strlen(ps->sql), &sc);
+					ps->reads_insert_id = sc.flags & MY_SQL_INSERT_ID;
+				}
 				snprintf(k, sizeof(k), "%u", ps->id);
 				bool failed = false;
 				if (ps->sql && ps->key)
@@ -1171,6 +1191,8 @@ static void finished(struct my_client *c)
 		my_server_set_status(s, r->status);
 		c->status = r->status;
 	}
+	if (r->insert_id) /* an id generated (or given): LAST_INSERT_ID() of both sessions */
+		c->insert_id = ms->insert_id = r->insert_id;
 	switch (cur->cmd) {
 	case COM_INIT_DB:
 		if (!err && cur->text) {

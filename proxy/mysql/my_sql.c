@@ -574,6 +574,17 @@ static const char *const pin_functions[] = {
 	"GET_LOCK", "FOUND_ROWS", "LAST_INSERT_ID", "ROW_COUNT",
 };
 
+/* At the '(' after LAST_INSERT_ID: is the argument list empty? */
+static bool empty_call(struct cursor *c)
+{
+	size_t save = c->i;
+	c->i++;
+	skip_space(c);
+	bool empty = c->i < c->n && c->p[c->i] == ')';
+	c->i = save;
+	return empty;
+}
+
 /* The rest of a statement: user variables and pinning functions. */
 static void scan_rest(struct cursor *c, struct tok *t, struct my_sql_scan *out)
 {
@@ -587,8 +598,15 @@ static void scan_rest(struct cursor *c, struct tok *t, struct my_sql_scan *out)
 				if (is_word(t, pin_functions[i])) {
 					size_t save = c->i;
 					skip_space(c);
-					if (c->i < c->n && c->p[c->i] == '(')
-						pin(out, pin_functions[i]);
+					if (c->i < c->n && c->p[c->i] == '(') {
+						/* LAST_INSERT_ID() reads the session's value, which
+						 * the proxy knows (OK packets) and sets before the
+						 * statement; LAST_INSERT_ID(expr) sets it: a pin. */
+						if (strcmp(pin_functions[i], "LAST_INSERT_ID") == 0 && empty_call(c))
+							out->flags |= MY_SQL_INSERT_ID;
+						else
+							pin(out, pin_functions[i]);
+					}
 					c->i = save;
 				}
 			}

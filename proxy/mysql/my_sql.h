@@ -34,6 +34,7 @@ enum my_sql_flags {
 	MY_SQL_KILL = 1 << 4,      /* KILL [QUERY|CONNECTION] id: server thread ids are not the client's */
 	MY_SQL_LOCAL_INFILE = 1 << 5, /* LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE */
 	MY_SQL_CONNECTION_ID = 1 << 6, /* calls of CONNECTION_ID(): out->calls */
+	MY_SQL_INSERT_ID = 1 << 7, /* reads LAST_INSERT_ID(): the client's value is set on the server first */
 };
 
 #define MY_SQL_MAX_SETS 16

@@ -61,6 +61,8 @@ static int read_terminator(struct myc_resp *r, const uint8_t *p, size_t n)
 	r->status = ok.status;
 	r->warnings = ok.warnings;
 	r->last = MYC_PKT_OK;
+	if (ok.last_insert_id)
+		r->insert_id = ok.last_insert_id;
 	return 0;
 }
 

@@ -81,6 +81,7 @@ struct myc_resp {
 	uint32_t stmt_id;                 /* PREPARE_OK's */
 	unsigned result_sets;             /* started */
 	uint64_t rows;                    /* in all result sets */
+	uint64_t insert_id;               /* the last non-zero last_insert_id of its OKs */
 };
 
 /* Outcomes of myc_resp_feed() (errors are enum myc_err, < 0). */

@@ -53,7 +53,8 @@ static void test_pins(void **state)
 		"SET @x = 1", "SELECT @x", "SELECT a INTO @v FROM t", "select @`quoted`",
 		"CREATE TEMPORARY TABLE t (a int)", "create or replace temporary table t (a int)",
 		"LOCK TABLES t WRITE", "SELECT GET_LOCK('a', 10)", "select get_lock ('a', 1)",
-		"SELECT SQL_CALC_FOUND_ROWS * FROM t", "SELECT FOUND_ROWS()", "SELECT LAST_INSERT_ID()",
+		"SELECT SQL_CALC_FOUND_ROWS * FROM t", "SELECT FOUND_ROWS()", "SELECT LAST_INSERT_ID(5)",
+		"INSERT INTO t VALUES (LAST_INSERT_ID(id + 1))",
 		"SET search_path = 1", "SET SESSION sql_mode = CONCAT(@@sql_mode, ',X')",
 		"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", "PREPARE s FROM 'SELECT 1'",
 		"FLUSH TABLES WITH READ LOCK", "HANDLER t OPEN", "XA START 'x'", "SET ROLE r",
@@ -65,6 +66,27 @@ static void test_pins(void **state)
 		if (!(s.flags & MY_SQL_PIN) || !s.pin_reason)
 			fail_msg("%s: not pinned (flags %#x)", pins[i], s.flags);
 	}
+}
+
+/* LAST_INSERT_ID() is read: the proxy sets the client's value first, no
+ * pin; with an argument it sets the value: a pin (test_pins). */
+static void test_last_insert_id(void **state)
+{
+	const char *reads[] = {
+		"SELECT LAST_INSERT_ID()", "select last_insert_id( )",
+		"INSERT INTO child (pid) VALUES (LAST_INSERT_ID())",
+		"SELECT * FROM t WHERE id = last_insert_id ()",
+	};
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		struct my_sql_scan s = scan(reads[i]);
+		if (s.flags != MY_SQL_INSERT_ID)
+			fail_msg("%s: flags %#x (%s)", reads[i], s.flags, s.pin_reason ? s.pin_reason : "");
+	}
+	struct my_sql_scan s = scan("SELECT 'LAST_INSERT_ID()', `last_insert_id`");
+	assert_int_equal(s.flags, 0);
+	s = scan("SELECT LAST_INSERT_ID(), GET_LOCK('x', 1)");
+	assert_true(s.flags & MY_SQL_INSERT_ID);
+	assert_true(s.flags & MY_SQL_PIN);
 }
 
 static void test_use(void **state)
@@ -375,6 +397,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_statements),
 		cmocka_unit_test(test_pins),
+		cmocka_unit_test(test_last_insert_id),
 		cmocka_unit_test(test_use),
 		cmocka_unit_test(test_tracked_sets),
 		cmocka_unit_test(test_kill_and_truncation),

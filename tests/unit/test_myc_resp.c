@@ -1099,6 +1099,13 @@ static void test_more_results_after_ok(void **state)
 	/* insert; insert: OK with MORE_RESULTS, then OK */
 	assert_int_equal(FEED(&r, "\x00\x01\x07\x0a\x00\x00\x00"), MYC_RESP_MORE);
 	assert_int_equal(FEED(&r, "\x00\x01\x08\x02\x00\x00\x00"), MYC_RESP_DONE);
+	/* LAST_INSERT_ID() as the client's session has it: the last non-zero
+	 * insert id (7, then 8), kept over an OK that generated none */
+	assert_int_equal(r.insert_id, 8);
+	assert_int_equal(myc_resp_init(&r, COM_QUERY, CLIENT_PROTOCOL_41, 0), 0);
+	assert_int_equal(FEED(&r, "\x00\x01\x07\x0a\x00\x00\x00"), MYC_RESP_MORE);
+	assert_int_equal(FEED(&r, "\x00\x00\x00\x02\x00\x00\x00"), MYC_RESP_DONE);
+	assert_int_equal(r.insert_id, 7);
 	/* an error in the middle of rows ends the answer */
 	assert_int_equal(myc_resp_init(&r, COM_QUERY, CLIENT_PROTOCOL_41, 0), 0);
 	assert_int_equal(FEED(&r, "\x01"), MYC_RESP_MORE);
