@@ -405,6 +405,21 @@ void pool_release(struct server *s, bool clean, bool reset)
 	pool_server_ready(p, s);
 }
 
+void pool_release_pinned(struct server *s, bool clean)
+{
+	struct pool *p = s->pool;
+	if (clean && !p->st.reset_query[0]) {
+		/* Nothing would clean it: its advisory locks, temporary tables,
+		 * LISTENs or user variables must not reach another client. */
+		s->link = NULL;
+		s->link_ops = NULL;
+		server_close(s, "pinned by its client, and server_reset_query is empty");
+		pool_maybe_open(p);
+		return;
+	}
+	pool_release(s, clean, true);
+}
+
 static void pool_maintain(struct pool *p, int64_t now)
 {
 	struct list *n = p->idle.next;

@@ -138,6 +138,11 @@ void pool_cancel_wait(struct pool *p, struct pool_waiter *w);
  * (ReadyForQuery seen, nothing outstanding). `reset`: run the reset
  * query first (session end). A server that is not clean is closed. */
 void pool_release(struct server *s, bool clean, bool reset);
+/* The same for a server its client pinned in transaction or statement
+ * pooling: reset, or closed when server_reset_query is empty (a session
+ * pool hands its servers on as they are then, as PgBouncer does; pinned
+ * state never goes to another client). */
+void pool_release_pinned(struct server *s, bool clean);
 
 /* Server connections of this worker to a node in use or asked for
  * (active + waiting clients, all users and databases): the load that

@@ -256,8 +256,10 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 		bool clean = c->state == MY_CL_IDLE && !c->cmd_pending && c->hidden == MY_HID_NONE &&
 			     c->kill_hold == 0 &&
 			     evbuffer_get_length(bufferevent_get_input(s->bev)) == 0;
-		pool_release(s, clean,
-			     c->pool_mode == CFG_POOL_SESSION || c->pinned || c->hold_long_data || c->cursor_open);
+		if (c->pinned && c->pool_mode != CFG_POOL_SESSION)
+			pool_release_pinned(s, clean);
+		else
+			pool_release(s, clean, c->pool_mode == CFG_POOL_SESSION || c->hold_long_data || c->cursor_open);
 	}
 	my_client_set_state(c, MY_CL_CLOSED);
 	if (c->timer)

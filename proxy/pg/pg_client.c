@@ -325,7 +325,10 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 		bool clean = c->state == CL_ACTIVE && c->outstanding == 0 && c->c2s_left == 0 &&
 			     c->s2c_left == 0 && c->opq.len == 0 &&
 			     evbuffer_get_length(bufferevent_get_input(s->bev)) == 0;
-		pool_release(s, clean, c->pool_mode == CFG_POOL_SESSION || c->pinned);
+		if (c->pinned && c->pool_mode != CFG_POOL_SESSION)
+			pool_release_pinned(s, clean);
+		else
+			pool_release(s, clean, c->pool_mode == CFG_POOL_SESSION);
 	}
 	if (c->cancel_pid)
 		cancel_unregister(&c->w->proxy->cancels, c->cancel_pid);

@@ -19,6 +19,8 @@
 #     state works (its lock, its count, its own LAST_INSERT_ID(77)), and the
 #     next client gets the same server reset with COM_RESET_CONNECTION
 #     (table and named locks gone, no user variable, LAST_INSERT_ID() 0);
+#   - server_reset_query empty: a pinned server is closed when its client
+#     leaves (its named lock gone), unpinned clients still share one;
 #   - the pins are counted: switchyard_pins_total{protocol="mysql"},
 #     /stats.json, admin SHOW STATS; and logged at debug level.
 . "$(dirname "$0")/lib.sh"
@@ -107,3 +109,28 @@ run_checks timeout 60 "$SY_TMP/my_insert_id_client" 127.0.0.1 "$PROXY_PORT" app 
 assert_eq 8 "$(wait_pins 8)" "prepared LAST_INSERT_ID(): no pin counted"
 stop_proxy 5
 assert_eq 0 "$PROXY_EXIT_CODE" "the proxy exits 0 on SIGTERM"
+
+# server_reset_query empty: nothing would clean a pinned server, so it is
+# closed when its client leaves (its named lock goes with it).
+note "pinned, server_reset_query empty"
+cfg=$SY_TMP/noreset.ini
+my_write_config "$cfg" pool_mode=transaction pool_size=1 workers=1
+sed -i 's/^pool_size = 1$/pool_size = 1\nserver_reset_query =/' "$cfg"
+grep -q '^server_reset_query =$' "$cfg" || _die "config: no empty server_reset_query"
+start_proxy "$cfg"
+tid_a=$(my_proxy -e "SELECT @@pseudo_thread_id FROM (SELECT GET_LOCK('sy_noreset', 0)) l")
+assert_match "$tid_a" '^[0-9]+$' "noreset: A took a named lock on server thread $tid_a"
+tid_c=$(my_proxy -e "SELECT @@pseudo_thread_id")
+assert_ne "$tid_a" "$tid_c" "noreset: the next client gets another server connection (A's was closed)"
+free=0
+for _ in $(seq 1 20); do
+	free=$(my_direct -e "SELECT IS_FREE_LOCK('sy_noreset')")
+	[ "$free" = 1 ] && break
+	sleep 0.1
+done
+assert_eq 1 "$free" "noreset: A's named lock is gone with its connection"
+t1=$(my_proxy -e "SELECT @@pseudo_thread_id")
+t2=$(my_proxy -e "SELECT @@pseudo_thread_id")
+assert_eq "$t1" "$t2" "noreset: unpinned clients share the server connection"
+assert_ok proxy_alive
+stop_proxy 5

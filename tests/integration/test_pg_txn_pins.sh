@@ -16,7 +16,9 @@
 #    every result right, pg_prepared_statements never above 3;
 #  - DEALLOCATE ALL / DISCARD ALL from client A forget A's statements only:
 #    B's (one with the same text as A's) still run, A's give 26000; a
-#    DISCARD ALL the server refuses (inside BEGIN, 25001) forgets nothing.
+#    DISCARD ALL the server refuses (inside BEGIN, 25001) forgets nothing;
+#  - server_reset_query empty: a pinned server (an advisory lock) is closed
+#    when its client leaves, not handed on; unpinned clients still share.
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
 
@@ -49,6 +51,32 @@ out=$(pg_proxy -v ON_ERROR_STOP=0 -v VERBOSITY=verbose -c "LISTEN pin_chan" -c "
 assert_match "$out" "ERROR: +0A000" "psql: LISTEN is refused with 0A000"
 assert_contains "$out" "still here" "psql: the session goes on"
 assert_eq 0 "$(pins_total)" "no pin counted under pin_policy = error"
+assert_ok proxy_alive
+stop_proxy 5
+
+# With no server_reset_query nothing could clean a pinned server: it is
+# closed when its client leaves, never handed on with the client's state.
+note "pinned, server_reset_query empty"
+cfg=$SY_TMP/noreset.ini
+write_config "$cfg" "${COMMON[@]}" "cluster.server_reset_query="
+grep -q '^server_reset_query = *$' "$cfg" || _die "config: no empty server_reset_query"
+start_proxy "$cfg"
+pid_a=$(pg_proxy -c "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(4242)) l")
+assert_match "$pid_a" '^[0-9]+$' "noreset: A took advisory lock 4242 on backend $pid_a"
+pid_c=$(pg_proxy -c "SELECT pg_backend_pid()")
+assert_ne "$pid_a" "$pid_c" "noreset: the next client gets another backend (A's was closed)"
+got=f
+for _ in $(seq 1 20); do
+	got=$(pg_direct -c "SELECT pg_try_advisory_lock(4242)")
+	[ "$got" = t ] && break
+	sleep 0.1
+done
+assert_eq t "$got" "noreset: A's advisory lock is gone with its backend"
+assert_eq 0 "$(pg_monitor -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid_a")" "noreset: A's backend has exited"
+# Unpinned clients still share one backend (nothing to reset).
+p1=$(pg_proxy -c "SELECT pg_backend_pid()")
+p2=$(pg_proxy -c "SELECT pg_backend_pid()")
+assert_eq "$p1" "$p2" "noreset: unpinned clients share the backend"
 assert_ok proxy_alive
 stop_proxy 5
 
