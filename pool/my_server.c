@@ -431,6 +431,7 @@ static void handle_handshake(struct server *s, const uint8_t *p, size_t n)
 	ms->thread_id = h.conn_id;
 	ms->caps = MY_SERVER_CAPS & h.caps;
 	ms->caps |= CLIENT_MYSQL; /* no MariaDB extended capabilities */
+	ms->multi = (ms->caps & CLIENT_MULTI_STATEMENTS) ? MY_MULTI_ON : MY_MULTI_OFF;
 	struct tls_contexts *t = s->pool->set->tls;
 	bool want_tls = t && t->server_mode != CFG_STLS_DISABLE && t->connect_ctx &&
 			s->pool->addr.kind == CFG_ADDR_TCP;
@@ -641,6 +642,7 @@ void my_server_after_reset(struct server *s)
 	my_vars_clear(&ms->vars);
 	ms->names_unknown = true;
 	ms->insert_id = 0;
+	ms->multi = MY_MULTI_UNKNOWN; /* not said to survive a reset: set it again */
 	free(ms->schema);
 	ms->schema = NULL;
 }

@@ -72,6 +72,10 @@ struct my_sstmt {
 
 enum my_login_step { MYS_HANDSHAKE, MYS_AUTH, MYS_PUBKEY };
 
+/* A server session's multi-statements option (the login's
+ * CLIENT_MULTI_STATEMENTS, then COM_SET_OPTION). */
+enum my_multi { MY_MULTI_UNKNOWN, MY_MULTI_ON, MY_MULTI_OFF };
+
 struct my_server {
 	enum my_login_step step;
 	uint8_t nonce[MYC_SCRAMBLE_LEN];
@@ -85,6 +89,7 @@ struct my_server {
 	struct my_vars vars;
 	bool names_unknown;
 	uint64_t insert_id;           /* its LAST_INSERT_ID() as last set (OK packets, DO LAST_INSERT_ID(n)) */
+	enum my_multi multi;          /* its multi-statements option, as last set */
 	struct strmap stmts;          /* "schema\x01sql" -> struct my_sstmt */
 	int n_stmts;
 	uint64_t stmt_clock;

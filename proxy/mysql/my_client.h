@@ -93,7 +93,15 @@ struct my_cmd {
 };
 
 /* What the proxy sent on the server before the client's command. */
-enum my_hidden { MY_HID_NONE, MY_HID_INIT_DB, MY_HID_SET, MY_HID_INSERT_ID, MY_HID_PREPARE, MY_HID_GTID };
+enum my_hidden {
+	MY_HID_NONE,
+	MY_HID_INIT_DB,
+	MY_HID_SET_OPTION, /* multi-statements as the client has them */
+	MY_HID_SET,
+	MY_HID_INSERT_ID,
+	MY_HID_PREPARE,
+	MY_HID_GTID,
+};
 
 struct my_client {
 	struct list node;             /* on worker->my_clients */

@@ -372,7 +372,18 @@ static bool next_command(struct my_client *c)
 		send_ok(c, 1);
 		return true;
 	case COM_SET_OPTION: {
-		/* Multi-statements stay on at the server either way. */
+		/* The client's option, as a server keeps it in its capability
+		 * flags; set on a server before a COM_QUERY of this client's
+		 * (run()), so that "a; b" fails for a client that turned
+		 * multi-statements off, as it would on its own server. */
+		if (mc.option != MYC_OPTION_MULTI_STATEMENTS_ON && mc.option != MYC_OPTION_MULTI_STATEMENTS_OFF) {
+			answer_error(c, 1047, "08S01", "Unknown command", len);
+			return true;
+		}
+		if (mc.option == MYC_OPTION_MULTI_STATEMENTS_ON)
+			c->caps |= CLIENT_MULTI_STATEMENTS;
+		else
+			c->caps &= ~CLIENT_MULTI_STATEMENTS;
 		drain_command(c, len);
 		struct buf b;
 		buf_init(&b);
@@ -694,6 +705,13 @@ static void run(struct my_client *c)
 		send_hidden(c, MY_HID_INIT_DB, COM_INIT_DB, &b);
 		return;
 	}
+	enum my_multi multi = (c->caps & CLIENT_MULTI_STATEMENTS) ? MY_MULTI_ON : MY_MULTI_OFF;
+	if (c->cur.cmd == COM_QUERY && ms->multi != multi) {
+		myc_put_set_option(&b, multi == MY_MULTI_ON ? MYC_OPTION_MULTI_STATEMENTS_ON
+							    : MYC_OPTION_MULTI_STATEMENTS_OFF);
+		send_hidden(c, MY_HID_SET_OPTION, COM_SET_OPTION, &b);
+		return;
+	}
 	struct buf q;
 	buf_init(&q);
 	build_sync_set(c, ms, &q);
@@ -824,6 +842,9 @@ static void hidden_s2c(struct my_client *c)
 			break;
 		case MY_HID_INSERT_ID:
 			ms->insert_id = c->insert_id;
+			break;
+		case MY_HID_SET_OPTION:
+			ms->multi = (c->caps & CLIENT_MULTI_STATEMENTS) ? MY_MULTI_ON : MY_MULTI_OFF;
 			break;
 		case MY_HID_PREPARE: {
 			struct my_pstmt *ps = pstmt_get(c, c->cur.stmt_id);

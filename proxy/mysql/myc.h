@@ -149,6 +149,9 @@ enum myc_com {
 	COM_STMT_BULK_EXECUTE = 0xfa,      /* MariaDB */
 };
 
+/* COM_SET_OPTION's options. */
+enum { MYC_OPTION_MULTI_STATEMENTS_ON = 0, MYC_OPTION_MULTI_STATEMENTS_OFF = 1 };
+
 /* A command's name ("COM_QUERY"), or "COM_UNKNOWN". */
 const char *myc_com_name(uint8_t cmd);
 
@@ -519,7 +522,7 @@ struct myc_cmd {
 	struct myc_str params;            /* EXECUTE: what follows the iteration count */
 	uint16_t param_id;                /* SEND_LONG_DATA */
 	uint32_t num_rows;                /* FETCH */
-	uint16_t option;                  /* SET_OPTION: 0 multi-statements on, 1 off */
+	uint16_t option;                  /* SET_OPTION: MYC_OPTION_MULTI_STATEMENTS_ON (0) / _OFF (1) */
 	uint32_t process_id;              /* PROCESS_KILL */
 	struct myc_change_user change_user;
 };
@@ -555,6 +558,7 @@ void myc_put_init_db(struct buf *b, const char *schema);
 void myc_put_simple_command(struct buf *b, uint8_t cmd); /* PING, QUIT, RESET_CONNECTION... */
 void myc_put_stmt_prepare(struct buf *b, const char *sql);
 void myc_put_stmt_close(struct buf *b, uint32_t stmt_id);
+void myc_put_set_option(struct buf *b, uint16_t option); /* MYC_OPTION_MULTI_STATEMENTS_ON/OFF */
 static inline void myc_put_ping(struct buf *b) { myc_put_simple_command(b, COM_PING); }
 static inline void myc_put_quit(struct buf *b) { myc_put_simple_command(b, COM_QUIT); }
 static inline void myc_put_reset_connection(struct buf *b)

@@ -212,6 +212,14 @@ void myc_put_simple_command(struct buf *b, uint8_t cmd)
 	myc_end(b, s);
 }
 
+void myc_put_set_option(struct buf *b, uint16_t option)
+{
+	size_t s = myc_begin(b, 0);
+	buf_put_u8(b, COM_SET_OPTION);
+	myle_put_u16(b, option);
+	myc_end(b, s);
+}
+
 void myc_put_stmt_close(struct buf *b, uint32_t stmt_id)
 {
 	size_t s = myc_begin(b, 0);
