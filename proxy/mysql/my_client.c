@@ -112,7 +112,8 @@ static void format_addr(const struct sockaddr *sa, struct my_client *c)
 /* The advertised capabilities. */
 static uint32_t offered_caps(const struct my_client *c)
 {
-	uint32_t caps = MY_SERVER_CAPS | CLIENT_CONNECT_ATTRS;
+	/* FOUND_ROWS: emulated for the UPDATE counts (my_relay.c found_rows_ok). */
+	uint32_t caps = MY_SERVER_CAPS | CLIENT_CONNECT_ATTRS | CLIENT_FOUND_ROWS;
 	if (c->tls && c->tls->accept_ctx && !c->tls_on)
 		caps |= CLIENT_SSL;
 	return caps;

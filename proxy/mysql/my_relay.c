@@ -1061,6 +1061,29 @@ static void forward_command_bytes(struct my_client *c)
 		finished(c); /* SEND_LONG_DATA: no answer */
 }
 
+/* CLIENT_FOUND_ROWS: servers are logged in without it (they are shared by
+ * clients with and without), so an UPDATE's OK counts changed rows; a
+ * client that asked for found rows gets the matched count from the OK's
+ * info instead. True when the frame (`total` bytes at p, still in `in`)
+ * went out rewritten. */
+static bool found_rows_ok(struct my_client *c, struct evbuffer *in, struct evbuffer *out, const uint8_t *p,
+			  size_t total)
+{
+	struct buf b;
+	buf_init(&b);
+	size_t s = myc_begin(&b, p[3]);
+	if (!myc_ok_found_rows(p + MYC_HEADER_LEN, total - MYC_HEADER_LEN, my_server_of(c->server)->caps, &b) ||
+	    b.oom) {
+		buf_free(&b);
+		return false;
+	}
+	myc_end(&b, s);
+	evbuffer_drain(in, total);
+	evbuffer_add(out, b.data, b.len);
+	buf_free(&b);
+	return true;
+}
+
 static void relay_s2c(struct my_client *c)
 {
 	struct server *s = c->server;
@@ -1166,7 +1189,10 @@ static void relay_s2c(struct my_client *c)
 				free(ps);
 			}
 		}
-		if (whole) {
+		if (whole && (c->caps & CLIENT_FOUND_ROWS) && c->resp.last == MYC_PKT_OK &&
+		    found_rows_ok(c, in, out, p, total)) {
+			/* sent, with the matched-rows count */
+		} else if (whole) {
 			evbuffer_remove_buffer(in, out, total);
 		} else {
 			size_t n = avail < total ? avail : total;

@@ -615,6 +615,44 @@ int myc_parse_ok(const uint8_t *p, size_t n, uint32_t caps, struct myc_ok *out)
 	return 0;
 }
 
+int myc_ok_found_rows(const uint8_t *p, size_t n, uint32_t caps, struct buf *out)
+{
+	static const char tag[] = "Rows matched: "; /* ER_UPDATE_INFO, English messages */
+	struct myc_ok ok;
+	if (n == 0 || p[0] != MYC_OK || myc_parse_ok(p, n, caps, &ok) < 0)
+		return 0;
+	/* Servers send the info length-prefixed even without SESSION_TRACK
+	 * (net_store_data), where the protocol documents a plain string. */
+	struct myc_str info = ok.info;
+	if (info.len > 0 && info.p[0] < 251 && (size_t)info.p[0] == info.len - 1) {
+		info.p++;
+		info.len--;
+	}
+	size_t tl = sizeof(tag) - 1;
+	if (info.len <= tl || memcmp(info.p, tag, tl) != 0)
+		return 0;
+	uint64_t matched = 0;
+	size_t i = tl;
+	for (; i < info.len && info.p[i] >= '0' && info.p[i] <= '9'; i++) {
+		if (matched > (UINT64_MAX - 9) / 10)
+			return 0;
+		matched = matched * 10 + (uint64_t)(info.p[i] - '0');
+	}
+	if (i == tl || matched == ok.affected_rows)
+		return 0;
+	/* Everything after the affected-rows count is kept as it was. */
+	struct myc_reader r;
+	myc_reader_init(&r, p, n);
+	myc_read_u8(&r);
+	myc_read_lenenc(&r);
+	if (r.bad)
+		return 0;
+	buf_put_u8(out, MYC_OK);
+	myc_put_lenenc(out, matched);
+	buf_put(out, p + r.off, n - r.off);
+	return 1;
+}
+
 int myc_parse_err(const uint8_t *p, size_t n, struct myc_errp *out)
 {
 	struct myc_reader r;

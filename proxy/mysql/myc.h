@@ -374,6 +374,13 @@ struct myc_ok {
  * CLIENT_DEPRECATE_EOF). caps are the client's capabilities. */
 int myc_parse_ok(const uint8_t *p, size_t n, uint32_t caps, struct myc_ok *out);
 
+/* CLIENT_FOUND_ROWS for a client whose server connection lacks it: an
+ * UPDATE's OK (payload p, n bytes) says "Rows matched: M  Changed: C  ..."
+ * in its info, and with the flag its affected-rows count is M. Returns 1
+ * with the OK payload carrying M appended to out, 0 when the OK is not
+ * such an answer or already says M (nothing appended). */
+int myc_ok_found_rows(const uint8_t *p, size_t n, uint32_t caps, struct buf *out);
+
 /* One session state change. */
 struct myc_track {
 	uint8_t type;                     /* enum myc_track_type, or unknown */

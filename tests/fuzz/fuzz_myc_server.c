@@ -95,6 +95,17 @@ static void check_packet(const uint8_t *p, size_t n, uint32_t caps, uint32_t ext
 			inside(t.value, p, n);
 		}
 		check(off == ok.state.len); /* validated by myc_parse_ok */
+		/* The FOUND_ROWS rewrite: another valid OK, the same but for
+		 * the affected-rows count. */
+		struct buf fr;
+		buf_init(&fr);
+		if (myc_ok_found_rows(p, n, caps, &fr) == 1) {
+			struct myc_ok ok2;
+			check(myc_parse_ok(fr.data, fr.len, caps, &ok2) == 0);
+			check(ok2.last_insert_id == ok.last_insert_id && ok2.status == ok.status);
+			check(ok2.affected_rows != ok.affected_rows);
+		}
+		buf_free(&fr);
 	}
 	struct myc_errp e;
 	if (myc_parse_err(p, n, &e) == 0) {

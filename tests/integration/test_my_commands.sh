@@ -10,6 +10,8 @@
 #   - COM_FIELD_LIST: the same column names and types (also with a
 #     wildcard, a missing table, and per client schema on a shared server);
 #   - COM_STATISTICS: the server's "Uptime: … Threads: … Questions: …";
+#   - CLIENT_FOUND_ROWS (my_found_rows.py, PyMySQL): UPDATE counts as
+#     MariaDB gives them, with and without the flag, in multi-statements;
 #   - COM_PING: right after login, and at once while both pooled servers
 #     are held by open transactions;
 #   - COM_INIT_DB / USE: per client on a shared server (DATABASE(),
@@ -50,6 +52,9 @@ note "libmariadb: direct, then through the proxy"
 t0=$(date +%s)
 run_checks timeout 60 "$SY_TMP/my_cmd_client" 127.0.0.1 "$PROXY_PORT" "$MY_PRIMARY_PORT" app app shop shop2
 note "driver took $(($(date +%s) - t0))s"
+
+note "CLIENT_FOUND_ROWS (PyMySQL), clients with and without it on one server"
+run_checks timeout 60 "$PY" "$HERE/my_found_rows.py" "$PROXY_PORT" "$MY_PRIMARY_PORT"
 
 assert_ok proxy_alive
 assert_eq "" "$(grep -E '^[0-9TZ:.-]+ (warning|error) ' "$PROXY_LOG" || true)" "no warning or error in proxy.log"

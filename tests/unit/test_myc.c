@@ -494,6 +494,51 @@ static void test_response_build(void **state)
 
 /* ---- OK / ERR / EOF ---- */
 
+/* CLIENT_FOUND_ROWS emulated: an UPDATE's OK with 0 changed of 3 matched
+ * (MariaDB's info, length-prefixed) becomes affected = 3, the rest kept. */
+static void test_ok_found_rows(void **state)
+{
+	uint32_t caps = CLIENT_PROTOCOL_41;
+	static const char upd[] = "\x00\x00\x00\x02\x00\x00\x00"
+				  "\x28Rows matched: 3  Changed: 0  Warnings: 0";
+	struct buf b;
+	buf_init(&b);
+	assert_int_equal(myc_ok_found_rows(S(upd), caps, &b), 1);
+	assert_int_equal(b.len, sizeof(upd) - 1);
+	assert_int_equal(b.data[1], 3);
+	assert_memory_equal(b.data + 2, upd + 2, sizeof(upd) - 3);
+	struct myc_ok ok;
+	assert_int_equal(myc_parse_ok(b.data, b.len, caps, &ok), 0);
+	assert_int_equal(ok.affected_rows, 3);
+	assert_int_equal(ok.status, 2);
+	buf_free(&b);
+	/* a large count takes a longer length-encoded integer */
+	static const char big[] = "\x00\x05\x00\x02\x00\x00\x00"
+				  "\x2cRows matched: 70000  Changed: 5  Warnings: 0";
+	buf_init(&b);
+	assert_int_equal(myc_ok_found_rows(S(big), caps, &b), 1);
+	assert_int_equal(b.len, sizeof(big) - 1 + 3);
+	assert_int_equal(myc_parse_ok(b.data, b.len, caps, &ok), 0);
+	assert_int_equal(ok.affected_rows, 70000);
+	buf_free(&b);
+	/* nothing to change: same count, no info, another statement's info, an EOF */
+	static const char same[] = "\x00\x02\x00\x02\x00\x00\x00"
+				   "\x28Rows matched: 2  Changed: 2  Warnings: 0";
+	static const char noinfo[] = "\x00\x01\x00\x02\x00\x00\x00";
+	static const char insert[] = "\x00\x02\x00\x02\x00\x00\x00"
+				     "\x26Records: 2  Duplicates: 0  Warnings: 0";
+	static const char garbage[] = "\x00\x00\x00\x02\x00\x00\x00\x0eRows matched: ";
+	buf_init(&b);
+	assert_int_equal(myc_ok_found_rows(S(same), caps, &b), 0);
+	assert_int_equal(myc_ok_found_rows(S(noinfo), caps, &b), 0);
+	assert_int_equal(myc_ok_found_rows(S(insert), caps, &b), 0);
+	assert_int_equal(myc_ok_found_rows(S(garbage), caps, &b), 0);
+	assert_int_equal(myc_ok_found_rows(S("\xfe\x00\x00\x02\x00"), caps, &b), 0);
+	assert_int_equal(myc_ok_found_rows(S("\x00"), caps, &b), 0);
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
+}
+
 static void test_ok_session_track(void **state)
 {
 	uint32_t caps = CLIENT_PROTOCOL_41 | CLIENT_SESSION_TRACK;
@@ -1033,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_response_pymysql_and_switch),
 		cmocka_unit_test(test_ssl_request),
 		cmocka_unit_test(test_response_build),
+		cmocka_unit_test(test_ok_found_rows),
 		cmocka_unit_test(test_ok_session_track),
 		cmocka_unit_test(test_err),
 		cmocka_unit_test(test_eof),
