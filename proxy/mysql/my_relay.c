@@ -178,6 +178,14 @@ void my_relay_maybe_release(struct my_client *c)
  * target's worker does it; the killer gets OK, 1094 or 1095 now. */
 static void kill_command(struct my_client *c, uint32_t id, bool query, size_t frame_len)
 {
+	if (query && id == c->id) {
+		/* Its own running statement is this KILL: nothing to stop. Queued
+		 * to the worker like any other, it could land on the client's
+		 * next statement instead (as ERR 1317). */
+		drain_command(c, frame_len);
+		send_ok(c, 1);
+		return;
+	}
 	bool admin = false;
 	for (size_t i = 0; i < c->cfg->global.admin_users.n; i++)
 		if (strcmp(c->cfg->global.admin_users.items[i], c->user) == 0)

@@ -36,11 +36,16 @@ sums() {
 }
 
 MON_PID=
-start_monitor() { # FILE
-	rm -f "$1"
+start_monitor() { # FILE — returns once the monitor took its first sample (or gave up)
+	rm -f "$1" "$1.ready"
 	"$PY" "$HERE/txn_clients.py" monitor --port "$PG_PRIMARY_PORT" --user app --out "$1" &
 	MON_PID=$!
 	on_exit "kill $MON_PID"
+	local i
+	for i in $(seq 1 300); do
+		[ -e "$1.ready" ] || [ -e "$1" ] || ! kill -0 "$MON_PID" 2>/dev/null && break
+		sleep 0.1
+	done
 }
 stop_monitor() { # FILE -> prints the JSON
 	kill -TERM "$MON_PID" 2>/dev/null || true
@@ -53,7 +58,6 @@ run_and_check() { # LABEL PGBENCH-ARGS...
 	shift
 	IFS='|' read -r a0 t0 b0 _ _ <<<"$(sums)"
 	start_monitor "$SY_TMP/mon.json"
-	sleep 0.3
 	out=$(bench "$@" 2>&1) || rc=$?
 	mon=$(stop_monitor "$SY_TMP/mon.json")
 	echo "$out" | tail -n 12

@@ -111,11 +111,14 @@ def err_of(fn):
 
 # ------------------------------------------------------------------ monitor
 def cmd_monitor(a):
-    import psycopg2
+    # The stop signal is caught before anything slow, and a.out + ".ready"
+    # says the first sample was taken: the test starts its load after it
+    # (on a busy machine the interpreter and the login can take seconds).
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     res = {"max": 0, "samples": 0, "error": None}
     try:
+        import psycopg2  # noqa: F401
         conn = pg2_connect(a.port, user="monitor", password="monitor", db="postgres")
         cur = conn.cursor()
         while not stop.is_set():
@@ -124,6 +127,8 @@ def cmd_monitor(a):
             n = cur.fetchone()[0]
             res["samples"] += 1
             res["max"] = max(res["max"], n)
+            if res["samples"] == 1:
+                open(a.out + ".ready", "w").close()
             stop.wait(0.01)
     except Exception as e:  # noqa: BLE001
         res["error"] = "%s: %s" % (type(e).__name__, e)
