@@ -11,9 +11,12 @@
 #   FLEET_DIR=/tmp/f bench/cpu_pair.sh [ROUNDS [SECONDS [MODE]]] BIN... [pgbouncer]
 #   FLEET_DIR=/tmp/f bench/cpu_pair.sh 3 5 simple build/switchyard pgbouncer
 #
-# A target is a switchyard binary or the word pgbouncer. MODE is pgbench's
+# A target is a switchyard binary or the word pgbouncer; BIN:key=v,key=v
+# adds cluster keys for that target (build/switchyard:pipeline_depth=4
+# against build/switchyard in one run). MODE is pgbench's
 # -M (simple, extended, prepared). Switchyard: workers = 1, transaction
-# pooling, pool_size 20; PgBouncer the same. Timings never fail it.
+# pooling, pool_size 20; PgBouncer the same. CLIENTS=N: pgbench -c N [50].
+# Timings never fail it.
 set -euo pipefail
 : "${FLEET_DIR:?set FLEET_DIR to a running fleet (tests/integration/fleet.sh start DIR)}"
 . "$FLEET_DIR/fleet.env"
@@ -27,7 +30,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cleanup() { pkill -f "$WORK/" 2>/dev/null || true; }
 trap cleanup EXIT
 
-start_sy() { # BIN PORT -> PID
+start_sy() { # BIN[:key=v,...] PORT -> PID
+	local bin=${1%%:*} extra=""
+	[ "$bin" = "$1" ] || extra=$(tr ',' '\n' <<<"${1#*:}" | sed 's/=/ = /')
 	cat >"$WORK/sy.ini" <<EOT
 [switchyard]
 workers = 1
@@ -42,10 +47,11 @@ protocol = postgres
 primary = 127.0.0.1:$PG_PRIMARY_PORT
 pool_mode = transaction
 pool_size = 20
+$extra
 [user.app]
 password = app
 EOT
-	setsid -f "$1" -c "$WORK/sy.ini" >>"$WORK/sy.log" 2>&1
+	setsid -f "$bin" -c "$WORK/sy.ini" >>"$WORK/sy.log" 2>&1
 	sleep 0.5
 	pgrep -f "c $WORK/sy.ini" | head -n 1
 }
@@ -78,11 +84,11 @@ one_run() { # TARGET -> "tps cpu_us vol invol"
 	local t=$1 port pid tid out s0 s1 v0 n0 v1 n1
 	port=$(free_port)
 	if [ "$t" = pgbouncer ]; then pid=$(start_pgb "$port"); else pid=$(start_sy "$t" "$port"); fi
-	PGPASSWORD=app "$PGBENCH" -n -S -M "$M" -c 50 -j 2 -T 2 -h 127.0.0.1 -p "$port" -U app app >/dev/null 2>&1 || true
+	PGPASSWORD=app "$PGBENCH" -n -S -M "$M" -c "${CLIENTS:-50}" -j 2 -T 2 -h 127.0.0.1 -p "$port" -U app app >/dev/null 2>&1 || true
 	tid=$(for x in /proc/"$pid"/task/*; do echo "$(awk '{print $14+$15}' "$x/stat") ${x##*/}"; done | sort -n | tail -n 1 | cut -d' ' -f2)
 	read -r v0 n0 < <(switches "/proc/$pid/task/$tid/status")
 	s0=$(awk '{print $14+$15}' "/proc/$pid/stat")
-	out=$(PGPASSWORD=app "$PGBENCH" -n -S -M "$M" -c 50 -j 2 -T "$T" -h 127.0.0.1 -p "$port" -U app app 2>&1 || true)
+	out=$(PGPASSWORD=app "$PGBENCH" -n -S -M "$M" -c "${CLIENTS:-50}" -j 2 -T "$T" -h 127.0.0.1 -p "$port" -U app app 2>&1 || true)
 	s1=$(awk '{print $14+$15}' "/proc/$pid/stat")
 	read -r v1 n1 < <(switches "/proc/$pid/task/$tid/status")
 	kill "$pid" 2>/dev/null || true

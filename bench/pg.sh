@@ -44,6 +44,8 @@
 #   EXTRAS         any of: c2000 idle strace [c2000 idle strace]
 #   SY_WORKERS     switchyard variants by worker threads [1]; "1 2" adds a
 #                  workers = 2 target (+25 % time)
+#   SY_PIPELINE    pipeline depths to run as switchyard variants too
+#                  [none]; "4" adds switchyard-w1-pipe4 (pipeline_depth = 4)
 #   EXTRA_TARGETS  targets of the extras [switchyard-w1 pgbouncer]
 #   EXTRA_ROUNDS   rounds of c2000 [2]
 #   C2000_CLIENTS  [2000]; IDLE_CLIENTS [2000]; STRACE_SECONDS [5]
@@ -99,6 +101,11 @@ TARGET_LIST=(direct)
 for n in $SY_WORKERS; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "SY_WORKERS: '$n' is not a positive integer"
 	TARGET_LIST+=("switchyard-w$n")
+done
+for d in ${SY_PIPELINE:-}; do
+	[[ $d =~ ^[1-9][0-9]*$ ]] || die "SY_PIPELINE: '$d' is not a positive integer"
+	TARGET_LIST+=("switchyard-w1-pipe$d")
+	SY_CLUSTER_EXTRA[switchyard-w1-pipe$d]="pipeline_depth = $d"
 done
 TARGET_LIST+=(pgbouncer)
 for t in $EXTRA_TARGETS; do

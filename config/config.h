@@ -118,6 +118,9 @@ struct cfg_listen {
 	int line;                         /* where the section starts */
 };
 
+/* The most clients' statements one server connection may hold at once. */
+#define CFG_PIPELINE_DEPTH_MAX 16
+
 /* Pool and routing settings of a cluster; a shard may override them. */
 struct cfg_pool_settings {
 	enum cfg_pool_mode pool_mode;
@@ -135,6 +138,13 @@ struct cfg_pool_settings {
 	int64_t client_login_timeout_ms;
 	enum cfg_pin_policy pin_policy;
 	int max_prepared_statements;
+	/* Server pipelining (PostgreSQL, transaction/statement pooling): up
+	 * to this many clients' single-statement reads queued on one server
+	 * connection while every server is busy; 1 turns it off. Only
+	 * statements whose shape takes pipeline_max_query_time or less on
+	 * average queue behind one another (docs/pooling.md). */
+	int pipeline_depth;
+	int64_t pipeline_max_query_time_ms;
 	bool read_write_split;
 	enum cfg_ro_tx read_only_transactions;
 	enum cfg_load_balance load_balance;

@@ -120,6 +120,9 @@ static void check_pool(struct cfg_parse *p, const struct cfg_sec *s, const char 
 	if (ps->min_pool_size > ps->pool_size)
 		ERR(cfg_sec_key_line(s, "min_pool_size"), "%s: min_pool_size (%d) is larger than pool_size (%d)", what,
 		    ps->min_pool_size, ps->pool_size);
+	if (ps->pipeline_depth > CFG_PIPELINE_DEPTH_MAX)
+		ERR(cfg_sec_key_line(s, "pipeline_depth"), "%s: pipeline_depth (%d) is larger than %d", what,
+		    ps->pipeline_depth, CFG_PIPELINE_DEPTH_MAX);
 	if (ps->failover == CFG_FAILOVER_COMMAND && !ps->failover_command)
 		ERR(cfg_sec_key_line(s, "failover"), "%s: failover = command needs failover_command", what);
 }
@@ -149,6 +152,9 @@ static void check_clusters(struct cfg_parse *p)
 					    cl->shards.items[j]);
 		}
 		check_pool(p, s, what, &cl->settings);
+		if (cl->protocol == CFG_PROTO_MYSQL && cl->settings.pipeline_depth > 1)
+			ERR(cfg_sec_key_line(s, "pipeline_depth"), "%s: pipeline_depth is for PostgreSQL clusters only",
+			    what);
 	}
 }
 

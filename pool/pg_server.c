@@ -593,11 +593,8 @@ static void handle_login(struct server *s)
 				return;
 			break;
 		case 'S': {
-			struct pgc_reader rd;
-			pgc_reader_init(&rd, m.body, m.body_len);
-			const char *k = pgc_read_cstr(&rd);
-			const char *v = pgc_read_cstr(&rd);
-			if (!rd.bad)
+			const char *k, *v;
+			if (pgc_parse_param_status(m.body, m.body_len, &k, &v))
 				server_param_set(s, k, v);
 			break;
 		}
@@ -657,11 +654,8 @@ static void handle_quiet(struct server *s)
 			return;
 		}
 		if (m.type == 'S') {
-			struct pgc_reader rd;
-			pgc_reader_init(&rd, m.body, m.body_len);
-			const char *k = pgc_read_cstr(&rd);
-			const char *v = pgc_read_cstr(&rd);
-			if (!rd.bad)
+			const char *k, *v;
+			if (pgc_parse_param_status(m.body, m.body_len, &k, &v))
 				server_param_set(s, k, v);
 		}
 		bool ready = m.type == 'Z';

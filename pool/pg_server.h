@@ -93,6 +93,15 @@ struct server {
 	void *my;                     /* MySQL connection state (pool/my_server.c); NULL for PostgreSQL */
 	void *link;                   /* the client while SV_ACTIVE */
 	const struct server_link_ops *link_ops;
+	/* Server pipelining (proxy/pg/pg_batch.c): the clients whose
+	 * statements went out after the linked client's, in order; NULL for
+	 * one whose client left (its answer is discarded). */
+	void *riders[CFG_PIPELINE_DEPTH_MAX];
+	int n_riders;
+	/* While the answer of a departed client is discarded: the
+	 * ReadyForQuery still to come, and bytes of a message still to drop. */
+	int ghost_ready;
+	size_t ghost_left;
 };
 
 /* Start connecting a new server for pool `p` (state SV_CONNECTING, on

@@ -55,6 +55,10 @@ struct pool_waiter {
 	void (*on_server)(struct pool_waiter *w, struct server *s);
 	/* Connecting or logging in failed; sqlstate and message say why. */
 	void (*on_error)(struct pool_waiter *w, const char *sqlstate, const char *msg);
+	/* Optional (server pipelining): send the waiter's request to s, an
+	 * active server, behind its client's, and stop waiting. False when
+	 * the request cannot go that way; the waiter then waits on. */
+	bool (*ride)(struct pool_waiter *w, struct server *s);
 };
 
 /* Settings a pool takes from the config; updated on reload. */

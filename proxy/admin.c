@@ -242,6 +242,7 @@ static size_t show_stats(const struct stats_view *v, const struct admin_sink *k)
 	stat_row(k, &n, "queries_total", "%" PRIu64, t->queries);
 	stat_row(k, &n, "transactions_total", "%" PRIu64, t->transactions);
 	stat_row(k, &n, "pins_total", "%" PRIu64, t->pins);
+	stat_row(k, &n, "pipelined_total", "%" PRIu64, t->pipelined);
 	stat_row(k, &n, "qps", "%.1f", v->qps);
 	stat_row(k, &n, "tps", "%.1f", v->tps);
 	stat_row(k, &n, "client_received_bytes_total", "%" PRIu64, t->c.bytes_in);

@@ -81,6 +81,7 @@ struct worker_counters {
 	uint64_t queries;
 	uint64_t transactions;
 	uint64_t pins;
+	uint64_t pipelined;   /* statements sent behind another client's (pg_batch.c) */
 };
 
 struct worker {

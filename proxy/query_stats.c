@@ -172,6 +172,14 @@ void query_stats_end_one(struct query_stats *qs, struct qs_call *call)
 	call->error = false;
 }
 
+bool query_stats_quick(const struct query_stats *qs, uint64_t key, uint64_t min_calls, uint64_t max_mean_us)
+{
+	if (!qs->slots || !key)
+		return false;
+	const struct qs_entry *e = find(qs, key);
+	return e && e->calls >= min_calls && e->calls > 0 && e->total_us <= max_mean_us * e->calls;
+}
+
 uint64_t query_stats_tag_rows(const char *tag, size_t len)
 {
 	static const char *const counted[] = { "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "MERGE ",

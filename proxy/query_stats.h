@@ -116,6 +116,10 @@ void query_stats_end(struct query_stats *qs, struct qs_call *call);
  * same statement): the next call's time starts now. */
 void query_stats_end_one(struct query_stats *qs, struct qs_call *call);
 
+/* Is statement `key` known to be quick: at least min_calls calls so far,
+ * taking max_mean_us or less on average? (Server pipelining lets only
+ * such statements queue behind one another on a connection.) */
+bool query_stats_quick(const struct query_stats *qs, uint64_t key, uint64_t min_calls, uint64_t max_mean_us);
 /* Rows of a PostgreSQL CommandComplete tag ("SELECT 5", "INSERT 0 3",
  * "UPDATE 7", "COPY 2", …); 0 for tags without a count. */
 uint64_t query_stats_tag_rows(const char *tag, size_t len);

@@ -170,6 +170,7 @@ static enum stats_client_kind client_kind(const struct pg_client *c)
 		return STATS_CL_WAITING;
 	case CL_SYNC:
 	case CL_ACTIVE:
+	case CL_RIDING:
 		return STATS_CL_ACTIVE;
 	case CL_IDLE:
 		return STATS_CL_IDLE;
@@ -252,7 +253,8 @@ static void add_server_rows(struct stats_snap *s, struct worker *w, const struct
 		copy_str(r->state, sizeof(r->state), server_state_name(sv->state));
 		r->tls = sv->tls;
 		r->backend_pid = sv->backend_pid;
-		if (sv->state == SV_ACTIVE && sv->link)
+		/* (linked to itself: dropping a departed client's answer, pg_batch.c) */
+		if (sv->state == SV_ACTIVE && sv->link && sv->link != sv)
 			r->client_id = p->protocol == CFG_PROTO_MYSQL ? ((const struct my_client *)sv->link)->id
 								      : ((const struct pg_client *)sv->link)->id;
 		r->age_ms = sv->created_ms ? now_mono - sv->created_ms : 0;
@@ -283,6 +285,7 @@ void stats_publish(struct worker *w)
 		t->queries = wc->queries;
 		t->transactions = wc->transactions;
 		t->pins = wc->pins;
+		t->pipelined = wc->pipelined;
 		t->c = w->stats.c[i];
 	}
 
@@ -553,6 +556,7 @@ static void totals_add(struct stats_totals *a, const struct stats_totals *b)
 	a->queries += b->queries;
 	a->transactions += b->transactions;
 	a->pins += b->pins;
+	a->pipelined += b->pipelined;
 	a->servers_opened += b->servers_opened;
 	a->servers_failed += b->servers_failed;
 	a->c.bytes_in += b->c.bytes_in;

@@ -112,7 +112,7 @@ struct stats_counters {
 /* Everything summable. */
 struct stats_totals {
 	uint64_t clients_accepted, clients_refused, login_failures;
-	uint64_t queries, transactions, pins;
+	uint64_t queries, transactions, pins, pipelined;
 	uint64_t servers_opened, servers_failed;
 	struct stats_counters c;
 };

@@ -135,7 +135,7 @@ static void sample(struct buf *b, const char *name, double value, ...)
 /* The per-protocol counters of a stats_totals, shared by /metrics and
  * the JSON "protocols" objects so that both always say the same. */
 enum tot_field {
-	TF_ACCEPTED, TF_REFUSED, TF_LOGIN_FAILURES, TF_QUERIES, TF_TRANSACTIONS, TF_PINS,
+	TF_ACCEPTED, TF_REFUSED, TF_LOGIN_FAILURES, TF_QUERIES, TF_TRANSACTIONS, TF_PINS, TF_PIPELINED,
 	TF_BYTES_IN, TF_BYTES_OUT, TF_SERVERS_OPENED, TF_SERVERS_FAILED
 };
 
@@ -154,6 +154,8 @@ static uint64_t tot_get(const struct stats_totals *t, enum tot_field f)
 		return t->transactions;
 	case TF_PINS:
 		return t->pins;
+	case TF_PIPELINED:
+		return t->pipelined;
 	case TF_BYTES_IN:
 		return t->c.bytes_in;
 	case TF_BYTES_OUT:
@@ -366,6 +368,7 @@ void stats_render_prometheus(const struct stats_view *v, struct buf *b)
 		      "Transactions completed: ReadyForQuery back to idle (postgres), a response ending outside a transaction (mysql).",
 		      TF_TRANSACTIONS);
 	counter_proto(b, v, "switchyard_pins_total", "Server connections pinned to a client by session state (transaction/statement mode).", TF_PINS);
+	counter_proto(b, v, "switchyard_pipelined_total", "Statements sent to a server behind another client's (pipeline_depth).", TF_PIPELINED);
 	counter_proto(b, v, "switchyard_client_received_bytes_total", "Bytes received from clients (after TLS).", TF_BYTES_IN);
 	counter_proto(b, v, "switchyard_client_sent_bytes_total", "Bytes sent to clients (before TLS).", TF_BYTES_OUT);
 	head(b, "switchyard_errors_total", "counter", "Errors the proxy itself sent to clients, by SQLSTATE class.");
@@ -449,8 +452,9 @@ static void jclients(struct buf *b, const int clients[STATS_CL_N], int parked, c
 /* "queries_total":… up to "server_connect_failures_total":…, each followed by a comma. */
 static void jcounters(struct buf *b, const struct stats_totals *t)
 {
-	putf(b, "\"queries_total\":%" PRIu64 ",\"transactions_total\":%" PRIu64 ",\"pins_total\":%" PRIu64 ",",
-	     tot_get(t, TF_QUERIES), tot_get(t, TF_TRANSACTIONS), tot_get(t, TF_PINS));
+	putf(b, "\"queries_total\":%" PRIu64 ",\"transactions_total\":%" PRIu64 ",\"pins_total\":%" PRIu64
+	     ",\"pipelined_total\":%" PRIu64 ",",
+	     tot_get(t, TF_QUERIES), tot_get(t, TF_TRANSACTIONS), tot_get(t, TF_PINS), tot_get(t, TF_PIPELINED));
 	putf(b, "\"client_received_bytes_total\":%" PRIu64 ",\"client_sent_bytes_total\":%" PRIu64 ",",
 	     tot_get(t, TF_BYTES_IN), tot_get(t, TF_BYTES_OUT));
 	putf(b, "\"server_connects_total\":%" PRIu64 ",\"server_connect_failures_total\":%" PRIu64 ",",

@@ -5,6 +5,7 @@
 
 #include "pool/pg_server.h"
 #include "pool/pool.h"
+#include "proxy/pg/pg_batch.h"
 #include "proxy/pg/pg_client.h"
 #include "proxy/proxy.h"
 #include "util/log.h"
@@ -44,6 +45,8 @@ static void cancel_one(struct worker *w, uint32_t pid)
 		log_debug("cancel for client pid %u ignored: no query running", pid);
 		return;
 	}
+	if (pg_batch_cancel(c))
+		return; /* queued with other clients' statements: answered here */
 	struct server *s = c->server;
 	server_send_cancel(w->base, &s->pool->addr, s->backend_pid, s->backend_key);
 	log_debug("cancel for client %u (pid %u) sent to %s (server pid %u)", c->id, pid,

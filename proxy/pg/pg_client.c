@@ -29,6 +29,7 @@
 #include "proxy/admin.h"
 #include "proxy/linger.h"
 #include "proxy/pg/pg_auth_query.h"
+#include "proxy/pg/pg_batch.h"
 #include "proxy/pg/pg_cancel.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_prepared.h"
@@ -264,6 +265,7 @@ void pg_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	pg_opq_init(&c->opq);
 	c->waiter.on_server = on_server;
 	c->waiter.on_error = on_server_error;
+	c->waiter.ride = pg_batch_ride;
 	format_addr(sa, c->addr, sizeof(c->addr));
 	list_add_tail(&w->clients, &c->node);
 	atomic_fetch_add(&px->n_clients, 1);
@@ -318,7 +320,9 @@ void pg_client_close(struct pg_client *c, const char *sqlstate, const char *fmt,
 	if (c->pool)
 		pool_cancel_wait(c->pool, &c->waiter);
 	pg_auth_query_stop(c);
-	if (c->server) {
+	if (c->server && pg_batch_client_gone(c)) {
+		/* queued with others on a server: the batch drops its answer */
+	} else if (c->server) {
 		struct server *s = c->server;
 		c->server = NULL;
 		/* Clean only when nothing is in flight in either direction. */
@@ -585,6 +589,8 @@ void pg_client_request_server(struct pg_client *c)
 	}
 	if (pg_route_request(c) != 0)
 		return; /* waiting for a replica to catch up, or closed */
+	if (pg_batch_ride_busy(c))
+		return; /* queued on a busy server (pipeline_depth) */
 	pool_acquire(c->pool, &c->waiter);
 }
 
@@ -893,6 +899,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		break;
 	case CL_WAIT_SERVER:
 	case CL_SYNC:
+	case CL_RIDING:
 		/* Keep the bytes until a server is ready; stop reading when a
 		 * client sends much more than one message ahead. */
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > PG_RELAY_HIGH)
@@ -978,7 +985,7 @@ static void on_server_error(struct pool_waiter *wt, const char *sqlstate, const 
 
 void pg_client_sweep(struct pg_client *c, int64_t now)
 {
-	if ((c->state != CL_ACTIVE && c->state != CL_IDLE) || !c->cl)
+	if ((c->state != CL_ACTIVE && c->state != CL_IDLE && c->state != CL_RIDING) || !c->cl)
 		return;
 	const struct cfg_pool_settings *st = &c->cl->settings;
 	bool in_tx = c->server && c->server->tx_status != 'I';

@@ -40,6 +40,7 @@ struct admin_wait;
 	X(CL_WAIT_SERVER)          \
 	X(CL_SYNC)                 \
 	X(CL_ACTIVE)               \
+	X(CL_RIDING)               \
 	X(CL_IDLE)                 \
 	X(CL_ADMIN)                \
 	X(CL_CLOSED)
@@ -153,6 +154,12 @@ struct pg_client {
 	bool discarding;              /* a DISCARD ALL is in flight: back to `startup` after it */
 	uint8_t refusal;              /* enum pg_refusal: decided at accept, said at startup */
 	bool discard_wait;            /* a Query with DISCARD/DEALLOCATE ALL is in flight: hold the rest */
+	/* Server pipelining (pg_batch.h): the Query in flight may have others
+	 * queued behind it; a cancel of it is answered at the next message
+	 * boundary; the statistics key found when it was sent behind another. */
+	bool batchable;
+	bool batch_cancel;
+	uint64_t batch_key;
 	char addr[56];                /* "[v6 address]:port" fits */
 };
 

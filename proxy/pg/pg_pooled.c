@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "pool/pool.h"
+#include "proxy/pg/pg_batch.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_prepared.h"
 #include "proxy/pg/pg_relay.h"
@@ -61,6 +62,12 @@ static void qs_query(struct pg_client *c, const char *text, size_t len)
 	struct query_stats *qs = &c->w->stats.qs;
 	if (c->qs.key) {
 		qs->untracked++; /* pipelined behind another statement */
+		c->batch_key = 0;
+		return;
+	}
+	if (c->batch_key) { /* normalized already, to queue it (pg_batch.c) */
+		query_stats_start(&c->qs, c->batch_key);
+		c->batch_key = 0;
 		return;
 	}
 	query_stats_begin(qs, &c->qs, QN_PG, text, len, qs_node(c), qs_primary(c));
@@ -355,6 +362,9 @@ static bool client_query(struct pg_client *c, size_t total)
 	size_t tl = strnlen(text, (size_t)got);
 	struct pg_sql_scan sc;
 	pg_sql_scan(text, tl, &sc);
+	/* The whole text, NUL included, was read: it may lead a batch. */
+	c->batchable = c->cl->settings.pipeline_depth > 1 && tl + 1 == (size_t)got &&
+		       (size_t)got == total - PGC_HEADER_LEN && pg_batch_text_ok(c, text, tl, &sc);
 
 	if (pg_route_enabled(c) && tl == (size_t)got && got < SCAN_PREFIX) {
 		struct buf b;
@@ -410,6 +420,8 @@ void pg_pooled_c2s(struct pg_client *c)
 		flush_fakes(c);
 		if (!c->server || c->lsn_wait)
 			return; /* the client's next request waits for the position */
+		if (pg_batch_holds(c))
+			return; /* others' statements are queued on the server (pg_batch.h) */
 		struct evbuffer *out = bufferevent_get_output(c->server->bev);
 		if (evbuffer_get_length(out) >= PG_RELAY_HIGH) {
 			bufferevent_disable(c->bev, EV_READ);
@@ -610,11 +622,16 @@ void pg_pooled_s2c(struct pg_client *c)
 				return;
 			continue;
 		}
+		if (c->batch_cancel) {
+			pg_batch_cancel_head(c); /* cancelled mid-message, with others queued */
+			return;
+		}
 		struct pgc_header h;
 		ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
 		if (r == 0)
 			return;
 		if (r < 0) {
+			pg_batch_fail(s, "server sent an invalid message");
 			pg_client_close(c, "08P01", "server sent an invalid message: %s", pgc_err_str(r));
 			return;
 		}
@@ -642,11 +659,8 @@ void pg_pooled_s2c(struct pg_client *c)
 			struct pgc_msg m;
 			if (pg_evbuf_next(in, &lim, &m) <= 0)
 				return;
-			struct pgc_reader rd;
-			pgc_reader_init(&rd, m.body, m.body_len);
-			const char *k = pgc_read_cstr(&rd);
-			const char *v = pgc_read_cstr(&rd);
-			if (!rd.bad) {
+			const char *k, *v;
+			if (pgc_parse_param_status(m.body, m.body_len, &k, &v)) {
 				server_param_set(s, k, v);
 				pg_client_mark_seen(c, k, v);
 				/* The client changed it (SET TimeZone …): it now wants
@@ -663,6 +677,13 @@ void pg_pooled_s2c(struct pg_client *c)
 				return;
 			char status = m.body_len ? (char)m.body[0] : 'I';
 			s->tx_status = status;
+			if (status != 'I' && s->n_riders > 0) {
+				/* A lone read cannot leave a transaction open; if it
+				 * did, the statements queued behind ran inside it. */
+				pg_batch_fail(s, "a queued statement ran inside another client's transaction");
+				pg_client_close(c, "08006", "a statement left a transaction open with others queued");
+				return;
+			}
 			if (op && op->kind == PG_OP_QUERY)
 				query_stats_end(&c->w->stats.qs, &c->qs);
 			if (c->discarding) {
@@ -697,6 +718,12 @@ void pg_pooled_s2c(struct pg_client *c)
 				continue; /* its position first, then the server goes back */
 			if (pg_relay_maybe_detach(c))
 				return;
+			if (s->n_riders > 0) {
+				/* What follows is the next client's answer: never c's. */
+				pg_batch_fail(s, "the batch's order was lost");
+				pg_client_close(c, "08006", "internal error: a batched server was not passed on");
+				return;
+			}
 			if (resume) {
 				pg_pooled_c2s(c); /* what the client sent meanwhile */
 				if (c->state == CL_CLOSED || !c->server)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pool/pool.h"
+#include "proxy/pg/pg_batch.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_pooled.h"
 #include "proxy/pg/pg_route.h"
@@ -174,6 +175,8 @@ static void finish_attach(struct pg_client *c, bool in_step)
 		return;
 	}
 	pg_relay_c2s(c);
+	if (c->state == CL_ACTIVE)
+		pg_batch_fill(c); /* others waiting may ride along (pipeline_depth) */
 	pg_relay_flush(c);
 }
 
@@ -182,7 +185,7 @@ static void finish_attach(struct pg_client *c, bool in_step)
  * is the common case) and no reported parameter changed since; a client
  * with no parameters at all (both lists empty) never takes this path, as
  * NULL blocks say nothing about the server. */
-static bool in_step(const struct pg_client *c, const struct server *s)
+bool pg_relay_in_step(const struct pg_client *c, const struct server *s)
 {
 	return c->seen && s->synced_seen == c->seen && s->synced_want == c->want &&
 	       s->synced_gen == s->params_gen;
@@ -191,7 +194,7 @@ static bool in_step(const struct pg_client *c, const struct server *s)
 void pg_relay_start_sync(struct pg_client *c)
 {
 	struct server *s = c->server;
-	if (in_step(c, s)) {
+	if (pg_relay_in_step(c, s)) {
 		s->synced_for = c->id;
 		finish_attach(c, true);
 		return;
@@ -257,12 +260,9 @@ static void handle_sync_reply(struct pg_client *c)
 			pg_client_close(c, "08P01", "malformed message from server");
 			return;
 		}
-		struct pgc_reader rd;
-		pgc_reader_init(&rd, m.body, m.body_len);
 		if (m.type == 'S') {
-			const char *k = pgc_read_cstr(&rd);
-			const char *v = pgc_read_cstr(&rd);
-			if (!rd.bad)
+			const char *k, *v;
+			if (pgc_parse_param_status(m.body, m.body_len, &k, &v))
 				server_param_set(s, k, v);
 		} else if (m.type == 'E') {
 			struct pgc_error_fields ef;
@@ -292,7 +292,10 @@ static void detach(struct pg_client *c)
 	struct server *s = c->server;
 	c->server = NULL;
 	client_set_state(c, CL_IDLE);
-	pool_release(s, true, false);
+	if (s->n_riders > 0)
+		pg_batch_pass_on(s); /* the next client's answer follows */
+	else
+		pool_release(s, true, false);
 }
 
 void pg_relay_c2s(struct pg_client *c)
@@ -405,8 +408,8 @@ bool pg_relay_maybe_detach(struct pg_client *c)
 	struct server *s = c->server;
 	if (!s || c->pool_mode == CFG_POOL_SESSION || c->pinned || c->outstanding != 0 ||
 	    c->opq.len != 0 || c->c2s_left != 0 || s->tx_status != 'I' ||
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) != 0)
-		return false;
+	    (s->n_riders == 0 && evbuffer_get_length(bufferevent_get_input(s->bev)) != 0))
+		return false; /* with others queued, what follows is their answers */
 	detach(c);
 	/* The client may already have sent its next transaction. */
 	pg_relay_idle_input(c);
@@ -453,11 +456,8 @@ static void relay_s2c(struct pg_client *c)
 		if (r == 0)
 			return;
 		if (h.type == 'S') {
-			struct pgc_reader rd;
-			pgc_reader_init(&rd, m.body, m.body_len);
-			const char *k = pgc_read_cstr(&rd);
-			const char *v = pgc_read_cstr(&rd);
-			if (!rd.bad) {
+			const char *k, *v;
+			if (pgc_parse_param_status(m.body, m.body_len, &k, &v)) {
 				server_param_set(s, k, v);
 				pg_client_mark_seen(c, k, v);
 			}
@@ -505,6 +505,7 @@ static void link_readable(void *link, struct server *s)
 static void link_failed(void *link, struct server *s, const char *why)
 {
 	struct pg_client *c = link;
+	pg_batch_fail(s, why);
 	c->server = NULL;
 	pg_client_close(c, "08006", "server connection lost: %s", why);
 }

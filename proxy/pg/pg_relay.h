@@ -27,6 +27,9 @@ void pg_relay_set_watermarks(struct bufferevent *bev);
  * then finish the login or continue the session (CL_ACTIVE). */
 void pg_relay_start_sync(struct pg_client *c);
 
+/* Is server s already in line with c's parameters (no SET needed)? */
+bool pg_relay_in_step(const struct pg_client *c, const struct server *s);
+
 /* Client bytes while CL_ACTIVE. */
 void pg_relay_c2s(struct pg_client *c);
 /* Client bytes while CL_IDLE (transaction pooling, no server linked). */

@@ -357,8 +357,12 @@ void pg_sql_scan(const char *sql, size_t len, struct pg_sql_scan *out)
 	struct cursor c = { .p = sql, .n = len, .i = 0, .truncated = false };
 	out->flags = 0;
 	out->pin_reason = NULL;
+	out->statements = 0;
 	while (c.i < c.n) {
 		size_t before = c.i;
+		skip_space(&c);
+		if (c.i < c.n && c.p[c.i] != ';')
+			out->statements++;
 		scan_one(&c, out);
 		skip_statement(&c, out);
 		if (c.i == before)

@@ -27,6 +27,8 @@ struct pg_sql_scan {
 	/* For PG_SQL_PIN: what pinned, for the log ("SET statement_timeout",
 	 * "LISTEN", ...); points to a static string. */
 	const char *pin_reason;
+	/* Statements in the text (non-empty ones between ';'). */
+	int statements;
 };
 
 /* Scan `len` bytes of SQL. The text may be a prefix of a longer query

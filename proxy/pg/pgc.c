@@ -191,6 +191,15 @@ const char *pgc_read_cstr(struct pgc_reader *r)
 	return s;
 }
 
+bool pgc_parse_param_status(const uint8_t *body, size_t len, const char **key, const char **value)
+{
+	struct pgc_reader rd;
+	pgc_reader_init(&rd, body, len);
+	*key = pgc_read_cstr(&rd);
+	*value = pgc_read_cstr(&rd);
+	return !rd.bad;
+}
+
 int pgc_parse_error(const uint8_t *body, size_t len, struct pgc_error_fields *out)
 {
 	struct pgc_reader r;

@@ -126,6 +126,9 @@ struct pgc_error_fields {
 
 /* Parse an 'E' or 'N' body. Missing fields are "". 0 ok, -1 malformed. */
 int pgc_parse_error(const uint8_t *body, size_t len, struct pgc_error_fields *out);
+/* A ParameterStatus body: its name and value (pointing into body); false
+ * when it is malformed. */
+bool pgc_parse_param_status(const uint8_t *body, size_t len, const char **key, const char **value);
 
 /* ---- building messages (append to a struct buf) ---- */
 

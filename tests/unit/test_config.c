@@ -350,6 +350,8 @@ static void test_defaults(void **state)
 	assert_int_equal(s->client_login_timeout_ms, 10000);
 	assert_int_equal(s->pin_policy, CFG_PIN_PIN);
 	assert_int_equal(s->max_prepared_statements, 500);
+	assert_int_equal(s->pipeline_depth, 1);
+	assert_int_equal(s->pipeline_max_query_time_ms, 10);
 	assert_true(s->read_write_split);
 	assert_int_equal(s->read_only_transactions, CFG_ROTX_PRIMARY);
 	assert_int_equal(s->load_balance, CFG_LB_LEAST_CONN);
@@ -769,6 +771,32 @@ static void test_pool_limits_and_servers(void **state)
 	assert_error(&l, 17, "min_pool_size (5) is larger than pool_size (4)");
 	assert_error(&l, 18, "failover = command needs failover_command");
 	assert_error(&l, 22, "a sharded cluster takes its servers from its shards");
+	done(&l);
+
+	/* pipeline_depth: 1..16, PostgreSQL only */
+	load(&l, BASE
+		 "[cluster.deep]\n"              /* 10 */
+		 "protocol = postgres\n"         /* 11 */
+		 "primary = 10.0.0.1:5432\n"     /* 12 */
+		 "pipeline_depth = 17\n"         /* 13 */
+		 "[cluster.my]\n"                /* 14 */
+		 "protocol = mysql\n"            /* 15 */
+		 "primary = 10.0.0.2:3306\n"     /* 16 */
+		 "pipeline_depth = 4\n"          /* 17 */
+		 "[cluster.zero]\n"              /* 18 */
+		 "protocol = postgres\n"         /* 19 */
+		 "primary = 10.0.0.3:5432\n"     /* 20 */
+		 "pipeline_depth = 0\n");        /* 21 */
+	assert_null(l.c);
+	assert_error(&l, 13, "pipeline_depth (17) is larger than 16");
+	assert_error(&l, 17, "pipeline_depth is for PostgreSQL clusters only");
+	assert_error(&l, 21, "bad value '0' for pipeline_depth: must be at least 1");
+	done(&l);
+	load(&l, BASE "[cluster.pp]\nprotocol = postgres\nprimary = 10.0.0.1:5432\npipeline_depth = 16\n"
+		 "pipeline_max_query_time = 250ms\n");
+	assert_non_null(l.c);
+	assert_int_equal(cfg_find_cluster(l.c, "pp")->settings.pipeline_depth, 16);
+	assert_int_equal(cfg_find_cluster(l.c, "pp")->settings.pipeline_max_query_time_ms, 250);
 	done(&l);
 
 	/* a replica-only cluster is fine */

@@ -310,6 +310,24 @@ static void test_odd_bytes(void **state)
 	assert_true(s.flags & PG_SQL_TRUNCATED);
 }
 
+/* Statements are counted as PostgreSQL would run them: what a ';'
+ * inside quotes, dollar quotes or comments separates is one statement,
+ * and empty ones do not count (pipelining needs exactly one). */
+static void test_statement_count(void **state)
+{
+	(void)state;
+	assert_int_equal(scan("SELECT 1").statements, 1);
+	assert_int_equal(scan("SELECT 1;").statements, 1);
+	assert_int_equal(scan("  SELECT 1 ;  ;; \n").statements, 1);
+	assert_int_equal(scan("SELECT 1; SELECT 2").statements, 2);
+	assert_int_equal(scan("SELECT ';'; ").statements, 1);
+	assert_int_equal(scan("SELECT $$a;b$$ -- ;\n").statements, 1);
+	assert_int_equal(scan("/* ; */ SELECT 1 /* ; */").statements, 1);
+	assert_int_equal(scan("SELECT 1; /* c */ BEGIN").statements, 2);
+	assert_int_equal(scan("").statements, 0);
+	assert_int_equal(scan(" ; -- x").statements, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_odd_bytes),
 		cmocka_unit_test(test_review_cases),
+		cmocka_unit_test(test_statement_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -571,6 +571,25 @@ static void test_reader_empty(void **state)
 	assert_true(r.bad);
 }
 
+/* ---- pgc_parse_param_status ---- */
+
+static void test_param_status(void **state)
+{
+	(void)state;
+	const char *k, *v;
+	static const uint8_t ok[] = "TimeZone\0Asia/Tokyo"; /* with its final NUL */
+	assert_true(pgc_parse_param_status(ok, sizeof(ok), &k, &v));
+	assert_string_equal(k, "TimeZone");
+	assert_string_equal(v, "Asia/Tokyo");
+	static const uint8_t empty_value[] = "application_name\0";
+	assert_true(pgc_parse_param_status(empty_value, sizeof(empty_value), &k, &v));
+	assert_string_equal(v, "");
+	/* no value, no terminator, nothing at all */
+	assert_false(pgc_parse_param_status((const uint8_t *)"TimeZone", 9, &k, &v));
+	assert_false(pgc_parse_param_status((const uint8_t *)"TimeZone\0UTC", 12, &k, &v));
+	assert_false(pgc_parse_param_status((const uint8_t *)"", 0, &k, &v));
+}
+
 /* ---- pgc_parse_error ---- */
 
 static void parse_captured(const char *msg, size_t len, struct pgc_error_fields *f)
@@ -988,6 +1007,7 @@ int main(void)
 		cmocka_unit_test(test_build_begin_end_startup),
 		cmocka_unit_test(test_build_sequence_framed),
 		cmocka_unit_test(test_err_str),
+		cmocka_unit_test(test_param_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

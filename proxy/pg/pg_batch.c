@@ -1,0 +1,396 @@
+/*
+ * pg_batch.c — server pipelining (pipeline_depth): waiting clients'
+ * single-statement reads sent behind another client's on one server
+ * connection, answered in order. See pg_batch.h for the rules.
+ */
+#include "proxy/pg/pg_batch.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <string.h>
+
+#include "pool/pool.h"
+#include "proxy/pg/pg_evbuf.h"
+#include "proxy/pg/pg_pooled.h"
+#include "proxy/pg/pg_relay.h"
+#include "proxy/proxy.h"
+#include "router/classify.h"
+#include "util/log.h"
+
+/* A statement shape counts as quick after this many calls. */
+#define BATCH_MIN_CALLS 16
+/* Queries longer than this are never queued behind others. */
+#define BATCH_TEXT_MAX 4096
+/* How far down the wait queue a batch looks, per place in it. */
+#define BATCH_LOOK_FACTOR 2
+
+bool pg_batch_text_ok(const struct pg_client *c, const char *text, size_t tl, const struct pg_sql_scan *sc)
+{
+	if (sc->flags != 0 || sc->statements != 1)
+		return false; /* pins, transaction control, DISCARD, cut off, or several */
+	struct route_stmt rs;
+	route_classify(text, tl, ROUTE_DIALECT_PG, &c->cl->settings.write_functions, &rs);
+	return rs.cls == ROUTE_CLASS_READ && rs.txn == ROUTE_TXN_NONE && !rs.sets_route && !rs.sets_key;
+}
+
+static bool quick(struct pg_client *c, uint64_t key)
+{
+	uint64_t max_us = (uint64_t)c->cl->settings.pipeline_max_query_time_ms * 1000;
+	return query_stats_quick(&c->w->stats.qs, key, BATCH_MIN_CALLS, max_us);
+}
+
+/* Is r's buffered input exactly one Query that may ride behind others?
+ * Sets *key to its statistics key. */
+static bool rider_request(struct pg_client *r, uint64_t *key)
+{
+	struct evbuffer *in = bufferevent_get_input(r->bev);
+	size_t avail = evbuffer_get_length(in);
+	uint8_t hdr[PGC_HEADER_LEN];
+	if (avail < PGC_HEADER_LEN + 1 || avail > PGC_HEADER_LEN + BATCH_TEXT_MAX ||
+	    evbuffer_copyout(in, hdr, sizeof(hdr)) != (ev_ssize_t)sizeof(hdr) || hdr[0] != 'Q')
+		return false;
+	uint32_t len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
+	if ((size_t)len + 1 != avail)
+		return false; /* incomplete, or more behind it */
+	char text[BATCH_TEXT_MAX];
+	struct evbuffer_ptr pos;
+	evbuffer_ptr_set(in, &pos, PGC_HEADER_LEN, EVBUFFER_PTR_SET);
+	ev_ssize_t got = evbuffer_copyout_from(in, &pos, text, avail - PGC_HEADER_LEN);
+	if (got <= 0 || text[got - 1] != '\0')
+		return false; /* not NUL-terminated: the relay reports it */
+	size_t tl = strlen(text);
+	struct pg_sql_scan sc;
+	pg_sql_scan(text, tl, &sc);
+	if (!pg_batch_text_ok(r, text, tl, &sc))
+		return false;
+	bool primary = r->route ? r->cl->nodes[r->route_node].is_primary : true;
+	*key = query_stats_enter(&r->w->stats.qs, QN_PG, text, tl, r->pool->addr.text, primary);
+	return quick(r, *key);
+}
+
+/* May one more statement be queued on s? Its linked client (or the
+ * departed one whose answer is being dropped) must have one quick read
+ * in flight and nothing else, and the batch must have room. */
+static bool accepts(const struct server *s, int depth)
+{
+	if (s->state != SV_ACTIVE || s->n_riders + 1 >= depth || s->tx_status != 'I')
+		return false;
+	if (s->link == s)
+		return true; /* a departed client's statement: one of a batch */
+	if (s->link_ops != &pg_relay_link_ops)
+		return false;
+	struct pg_client *h = s->link;
+	const struct pg_op *op = pg_opq_head(&h->opq);
+	return h->state == CL_ACTIVE && h->batchable && h->opq.len == 1 && op && op->kind == PG_OP_QUERY &&
+	       h->outstanding == 1 && h->c2s_left == 0 && !h->pinned && !h->route_wrote && !h->lsn_wait &&
+	       !h->discard_wait && h->bev &&
+	       (s->n_riders > 0 || evbuffer_get_length(bufferevent_get_input(h->bev)) == 0) &&
+	       quick(h, h->qs.key);
+}
+
+bool pg_batch_ride(struct pool_waiter *wt, struct server *s)
+{
+	struct pg_client *r = container_of(wt, struct pg_client, waiter);
+	int depth = r->cl->settings.pipeline_depth;
+	if (depth <= 1 || !accepts(s, depth) || r->state != CL_WAIT_SERVER || r->held || !r->logged_in || !r->bev || r->pool != s->pool ||
+	    r->pool_mode == CFG_POOL_SESSION || r->pinned || r->lsn_wait || r->route_wrote || r->opq.len ||
+	    r->outstanding || r->c2s_left || r->discard_wait || r->discarding || !pg_relay_in_step(r, s) ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) + BATCH_TEXT_MAX >= PG_RELAY_HIGH)
+		return false;
+	uint64_t key;
+	if (!rider_request(r, &key))
+		return false;
+	pool_cancel_wait(r->pool, &r->waiter);
+	evtimer_del(r->timer);
+	stats_observe_wait(r->w, STATS_PROTO_PG, worker_now_ms(r->w) - r->wait_start_ms);
+	r->server = s;
+	r->batch_key = key;
+	/* Sent as the relay sends any Query (counted, timed, in its queue);
+	 * it fits in the server's output whole (checked above). */
+	pg_pooled_c2s(r);
+	if (r->state == CL_CLOSED)
+		return true;
+	if (r->opq.len != 1 || r->c2s_left != 0 || r->outstanding != 1) {
+		/* Cannot happen for a lone read Query; never leave it half-sent. */
+		r->server = NULL;
+		pg_client_close(r, "08P01", "internal error queuing a statement on a server");
+		return true;
+	}
+	s->riders[s->n_riders++] = r;
+	client_set_state(r, CL_RIDING);
+	r->w->counters[STATS_PROTO_PG].pipelined++;
+	log_debug("client %u: statement queued on server %llu behind %d other(s)", r->id,
+		  (unsigned long long)s->id, s->n_riders);
+	return true;
+}
+
+void pg_batch_fill(struct pg_client *c)
+{
+	struct server *s = c->server;
+	struct pool *p = c->pool;
+	int depth = c->cl->settings.pipeline_depth;
+	if (depth <= 1 || !s || !p || p->n_waiters == 0 || s->link != c || !accepts(s, depth))
+		return;
+	int looked = 0;
+	struct list *n = p->waiters.next;
+	while (n != &p->waiters && s->n_riders + 1 < depth && looked++ < BATCH_LOOK_FACTOR * depth) {
+		struct list *next = n->next;
+		struct pool_waiter *w = container_of(n, struct pool_waiter, node);
+		if (w->ride)
+			w->ride(w, s);
+		n = next;
+	}
+}
+
+bool pg_batch_ride_busy(struct pg_client *c)
+{
+	struct pool *p = c->pool;
+	int depth = c->cl->settings.pipeline_depth;
+	/* Only once the pool is at its size: before that a connection of
+	 * its own serves the client sooner, and the pool must grow. */
+	if (depth <= 1 || !p || p->retired || p->n_idle > 0 || p->n_pending + p->n_active < p->st.size)
+		return false;
+	struct server *best = NULL;
+	for (struct list *n = p->active.next; n != &p->active; n = n->next) {
+		struct server *s = container_of(n, struct server, node);
+		if (!accepts(s, depth) || (best && s->n_riders >= best->n_riders))
+			continue;
+		best = s;
+		if (s->n_riders == 0)
+			break; /* nothing queued there yet: the shortest wait */
+	}
+	return best && pg_batch_ride(&c->waiter, best);
+}
+
+/* ---- the answer of a client that left: read and dropped ---- */
+
+static void ghost_readable(void *link, struct server *s);
+
+static void ghost_failed(void *link, struct server *s, const char *why)
+{
+	(void)link;
+	pg_batch_fail(s, why);
+}
+
+static const struct server_link_ops ghost_ops = {
+	.readable = ghost_readable,
+	.failed = ghost_failed,
+	.writable = NULL,
+};
+
+static bool live_riders(const struct server *s)
+{
+	for (int i = 0; i < s->n_riders; i++)
+		if (s->riders[i])
+			return true;
+	return false;
+}
+
+/* Drop the rest of an answer: `ready` ReadyForQuery still to come,
+ * `left` bytes of the message in progress. With nobody queued behind
+ * it, the statement is stopped and the connection closed instead, as
+ * for any client gone mid-statement (pool_release): nobody waits for
+ * the answer, and the statement may hold locks or run for long. */
+static void become_ghost(struct server *s, int ready, size_t left)
+{
+	if (ready > 0 && !live_riders(s)) {
+		memset(s->riders, 0, sizeof(s->riders));
+		s->n_riders = 0;
+		pool_release(s, false, false);
+		return;
+	}
+	s->ghost_ready = ready;
+	s->ghost_left = left;
+	server_link(s, s, &ghost_ops);
+	bufferevent_enable(s->bev, EV_READ);
+	ghost_readable(s, s);
+}
+
+static void ghost_readable(void *link, struct server *s)
+{
+	(void)link;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct pgc_limits lim = { .max_packet_size = s->pool->st.max_packet_size };
+	for (;;) {
+		if (s->ghost_left > 0) {
+			size_t have = evbuffer_get_length(in);
+			size_t n = have < s->ghost_left ? have : s->ghost_left;
+			evbuffer_drain(in, n);
+			s->ghost_left -= n;
+			if (s->ghost_left > 0)
+				return;
+		}
+		if (s->ghost_ready == 0) {
+			pg_batch_pass_on(s);
+			return;
+		}
+		struct pgc_header h;
+		ssize_t r = pg_evbuf_peek_header(in, &lim, &h);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			pg_batch_fail(s, "server sent an invalid message");
+			server_close(s, "invalid message while discarding a departed client's answer");
+			return;
+		}
+		size_t total = (size_t)h.len + 1;
+		if (h.type != 'Z' && h.type != 'S') {
+			s->ghost_left = total;
+			continue;
+		}
+		struct pgc_msg m;
+		r = pg_evbuf_next(in, &lim, &m);
+		if (r == 0)
+			return;
+		if (r < 0) {
+			pg_batch_fail(s, "server sent an invalid message");
+			server_close(s, "invalid message while discarding a departed client's answer");
+			return;
+		}
+		if (h.type == 'S') {
+			const char *k, *v;
+			if (pgc_parse_param_status(m.body, m.body_len, &k, &v))
+				server_param_set(s, k, v);
+			evbuffer_drain(in, total);
+			continue;
+		}
+		s->tx_status = m.body_len ? (char)m.body[0] : 'I';
+		evbuffer_drain(in, total);
+		if (s->tx_status != 'I') {
+			pg_batch_fail(s, "a queued statement left a transaction open");
+			server_close(s, "a queued statement left a transaction open");
+			return;
+		}
+		s->ghost_ready--;
+	}
+}
+
+void pg_batch_pass_on(struct server *s)
+{
+	if (s->n_riders == 0) {
+		pool_release(s, true, false);
+		return;
+	}
+	struct pg_client *r = s->riders[0];
+	s->n_riders--;
+	memmove(s->riders, s->riders + 1, (size_t)s->n_riders * sizeof(s->riders[0]));
+	s->riders[s->n_riders] = NULL;
+	if (!r) {
+		become_ghost(s, 1, 0);
+		return;
+	}
+	client_set_state(r, CL_ACTIVE);
+	server_link(s, r, &pg_relay_link_ops);
+	bufferevent_enable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		pg_relay_link_ops.readable(r, s); /* its answer may be here already */
+}
+
+/* c no longer waits for its answer on s. When a departed client's
+ * answer is being dropped and nobody else waits, s is closed (above). */
+static void forget_rider(struct server *s, const struct pg_client *c)
+{
+	for (int i = 0; i < s->n_riders; i++)
+		if (s->riders[i] == c)
+			s->riders[i] = NULL;
+	if (s->link == s && s->ghost_ready > 0 && !live_riders(s)) {
+		memset(s->riders, 0, sizeof(s->riders));
+		s->n_riders = 0;
+		pool_release(s, false, false);
+	}
+}
+
+bool pg_batch_client_gone(struct pg_client *c)
+{
+	struct server *s = c->server;
+	if (!s)
+		return false;
+	if (c->state == CL_RIDING) {
+		forget_rider(s, c);
+		c->server = NULL;
+		return true;
+	}
+	if (s->link != c || s->n_riders == 0)
+		return false;
+	c->server = NULL;
+	become_ghost(s, c->outstanding > 0 ? 1 : 0, c->s2c_left);
+	return true;
+}
+
+/* Tell c its statement was cancelled and forget the request. */
+static void answer_canceled(struct pg_client *c)
+{
+	struct buf b;
+	buf_init(&b);
+	pgc_put_error(&b, "ERROR", "57014", "canceling statement due to user request");
+	pgc_put_ready(&b, 'I');
+	if (b.oom || pg_bev_send(c->bev, &b) < 0) {
+		buf_free(&b);
+		pg_client_close(c, "53200", "out of memory");
+		return;
+	}
+	buf_free(&b);
+	while (c->opq.len)
+		pg_opq_pop(&c->opq);
+	c->qs.error = true;
+	query_stats_end(&c->w->stats.qs, &c->qs);
+	c->s2c_left = 0;
+	c->batch_cancel = false;
+	pg_client_request_ends(c, worker_now_ms(c->w));
+	client_set_state(c, CL_IDLE);
+	log_debug("client %u: cancel answered by the proxy (its statement was queued with others)", c->id);
+}
+
+/* After a local cancel: what c sent meanwhile goes on. */
+static void resume(struct pg_client *c)
+{
+	if (c->state != CL_IDLE)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		pg_relay_idle_input(c);
+	pg_relay_flush(c);
+}
+
+bool pg_batch_cancel(struct pg_client *c)
+{
+	struct server *s = c->server;
+	if (!s)
+		return false;
+	if (c->state == CL_RIDING) {
+		forget_rider(s, c);
+		c->server = NULL;
+		answer_canceled(c);
+		resume(c);
+		return true;
+	}
+	if (s->link != c || s->n_riders == 0)
+		return false;
+	c->batch_cancel = true;
+	if (c->s2c_left == 0)
+		pg_batch_cancel_head(c);
+	return true; /* else at the end of the message being passed (pg_pooled_s2c) */
+}
+
+void pg_batch_cancel_head(struct pg_client *c)
+{
+	struct server *s = c->server;
+	int ready = c->outstanding > 0 ? 1 : 0;
+	c->server = NULL;
+	answer_canceled(c);
+	become_ghost(s, ready, 0); /* may hand s on to the next client at once */
+	if (c->state != CL_CLOSED)
+		resume(c);
+}
+
+void pg_batch_fail(struct server *s, const char *why)
+{
+	while (s->n_riders > 0) {
+		struct pg_client *r = s->riders[--s->n_riders];
+		s->riders[s->n_riders] = NULL;
+		if (!r)
+			continue;
+		r->server = NULL;
+		pg_client_close(r, "08006", "server connection lost: %s", why);
+	}
+}
