@@ -23,6 +23,8 @@
 #   DURATION      seconds per run [10]      ROUNDS  [3]
 #   THREADS       sysbench --threads [32]   POOL_SIZE  switchyard's [8]
 #   SY_WORKERS    switchyard worker threads [1]; HAPROXY_THREADS [1]
+#   SY_PIPELINE   pipeline depths to run as switchyard variants too [none];
+#                 "8" adds switchyard-pipe8 (pipeline_depth = 8)
 #   LOADS         [oltp_point_select oltp_read_only]
 #   TABLES [4]  TABLE_SIZE [10000]
 #   WORK_DIR      [mktemp -d /tmp/switchyard-mysql.XXXXXX]
@@ -52,7 +54,12 @@ bench_setup_work
 bench_setup_fleet
 bench_setup_binary
 MY_ADDR=127.0.0.1:$MY_PRIMARY_PORT
-TARGETS=(direct switchyard haproxy)
+TARGETS=(direct switchyard)
+for d in ${SY_PIPELINE:-}; do
+	require_posint d
+	TARGETS+=("switchyard-pipe$d")
+done
+TARGETS+=(haproxy)
 
 my_at() { # PORT ARGS...
 	local port=$1
@@ -76,7 +83,9 @@ start_my_target() { # NAME
 		PORT[$t]=$MY_PRIMARY_PORT
 		return 0
 		;;
-	switchyard)
+	switchyard | switchyard-pipe*)
+		local extra=""
+		[ "$t" = switchyard ] || extra="pipeline_depth = ${t#switchyard-pipe}"
 		port=$(free_port)
 		cat >"$dir/sy.ini" <<EOF
 ; written by bench/mysql.sh
@@ -97,6 +106,7 @@ pool_mode = transaction
 pool_size = $POOL_SIZE
 monitor_user = monitor
 monitor_password = monitor
+$extra
 
 [user.app]
 password = app
@@ -190,7 +200,7 @@ proxy_log_problems switchyard "$WORK/t-switchyard/proxy.log" || true
 	cat "$WORK/header.txt"
 	echo "command: DURATION=$DURATION ROUNDS=$ROUNDS THREADS=$THREADS POOL_SIZE=$POOL_SIZE SY_WORKERS=$SY_WORKERS HAPROXY_THREADS=$HAPROXY_THREADS TABLES=$TABLES TABLE_SIZE=$TABLE_SIZE bench/mysql.sh"
 	echo
-	printf '%-18s %-11s %10s %8s %16s\n' load target tps p95_ms "cpu_s/10k_q"
+	printf '%-18s %-16s %10s %8s %16s\n' load target tps p95_ms "cpu_s/10k_q"
 	awk -F'\t' 'NR > 1 { k = $2 "\t" $3; n[k]++; tps[k, n[k]] = $4; p95[k, n[k]] = $5;
 		if ($7 != "" && $6 > 0) cpu[k, n[k]] = $7 / $6 * 10000; else cpu[k, n[k]] = -1; order[k] = NR }
 	function med(a, k, m,   i, j, t, v) {
@@ -198,7 +208,7 @@ proxy_log_problems switchyard "$WORK/t-switchyard/proxy.log" || true
 		for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
 		return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
 	END { for (k in n) { split(k, kk, "\t"); c = med(cpu, k, n[k]);
-		printf "%-18s %-11s %10.0f %8.2f %16s\n", kk[1], kk[2], med(tps, k, n[k]), med(p95, k, n[k]),
+		printf "%-18s %-16s %10.0f %8.2f %16s\n", kk[1], kk[2], med(tps, k, n[k]), med(p95, k, n[k]),
 			c < 0 ? "-" : sprintf("%.3f", c) } }' "$RUNS" | sort
 	echo
 	echo "medians over $ROUNDS rounds; cpu_s/10k_q: the proxy's utime+stime per 10,000 queries (sysbench's query count)"

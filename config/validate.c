@@ -152,9 +152,6 @@ static void check_clusters(struct cfg_parse *p)
 					    cl->shards.items[j]);
 		}
 		check_pool(p, s, what, &cl->settings);
-		if (cl->protocol == CFG_PROTO_MYSQL && cl->settings.pipeline_depth > 1)
-			ERR(cfg_sec_key_line(s, "pipeline_depth"), "%s: pipeline_depth is for PostgreSQL clusters only",
-			    what);
 	}
 }
 

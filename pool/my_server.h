@@ -32,6 +32,7 @@
 
 #include "pool/pg_server.h"
 #include "proxy/mysql/myc.h"
+#include "proxy/mysql/myc_resp.h"
 #include "util/strmap.h"
 
 struct pool;
@@ -94,6 +95,11 @@ struct my_server {
 	int n_stmts;
 	uint64_t stmt_clock;
 	int resets_pending;
+	/* Server pipelining (proxy/mysql/my_batch.c): the answer of a
+	 * departed client being read and dropped, and whether its last
+	 * frame was 0xffffff long (a split packet goes on). */
+	struct myc_resp ghost_resp;
+	bool ghost_more;
 };
 
 static inline struct my_server *my_server_of(const struct server *s)

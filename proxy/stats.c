@@ -190,6 +190,7 @@ static enum stats_client_kind my_client_kind(const struct my_client *c)
 		return STATS_CL_WAITING;
 	case MY_CL_SYNC:
 	case MY_CL_ACTIVE:
+	case MY_CL_RIDING:
 		return STATS_CL_ACTIVE;
 	case MY_CL_IDLE:
 		return STATS_CL_IDLE;

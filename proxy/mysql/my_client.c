@@ -46,6 +46,7 @@
 #include "proxy/admin.h"
 #include "proxy/linger.h"
 #include "proxy/mysql/my_admin.h"
+#include "proxy/mysql/my_batch.h"
 #include "proxy/mysql/my_kill.h"
 #include "proxy/mysql/myauth.h"
 #include "proxy/mysql/myle.h"
@@ -183,6 +184,7 @@ void my_client_accept(struct worker *w, const struct cfg_listen *listen, int fd,
 	strmap_init(&c->stmts);
 	c->waiter.on_server = on_server;
 	c->waiter.on_error = on_server_error;
+	c->waiter.ride = my_batch_ride;
 	format_addr(sa, c);
 	list_add_tail(&w->my_clients, &c->node);
 	atomic_fetch_add(&px->n_clients, 1);
@@ -250,7 +252,9 @@ void my_client_close(struct my_client *c, uint16_t code, const char *sqlstate, u
 	my_kill_unregister(c->w, &c->kill_ent);
 	if (c->pool)
 		pool_cancel_wait(c->pool, &c->waiter);
-	if (c->server) {
+	if (c->server && my_batch_client_gone(c)) {
+		/* queued with others on a server: the batch drops its answer */
+	} else if (c->server) {
 		struct server *s = c->server;
 		c->server = NULL;
 		/* A KILL QUERY in flight for it: not for the next client. */
@@ -850,6 +854,8 @@ void my_client_request_server(struct my_client *c)
 	}
 	if (my_route_request(c) != 0)
 		return; /* waiting for a replica to catch up, or closed */
+	if (my_batch_ride_busy(c))
+		return; /* queued on a busy server (pipeline_depth) */
 	pool_acquire(c->pool, &c->waiter);
 }
 
@@ -909,6 +915,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		break;
 	case MY_CL_WAIT_SERVER:
 	case MY_CL_SYNC:
+	case MY_CL_RIDING:
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > MY_RELAY_HIGH)
 			bufferevent_disable(bev, EV_READ);
 		break;
@@ -1080,6 +1087,11 @@ static void kill_query(struct pool *pool, uint32_t thread_id, struct my_client *
 	pool_acquire(pool, &k->waiter);
 }
 
+void my_client_kill_thread(struct pool *pool, uint32_t thread_id)
+{
+	kill_query(pool, thread_id, NULL);
+}
+
 /* Timeouts of an established session (worker's sweep, every 500 ms).
  * A command over query_timeout: the client gets ERR 3024 and is closed,
  * its server connection is closed and KILL QUERY is sent for the server
@@ -1094,13 +1106,16 @@ void my_client_sweep(struct my_client *c, int64_t now)
 	const struct cfg_pool_settings *st = &c->cl->settings;
 	switch (c->state) {
 	case MY_CL_ACTIVE:
+	case MY_CL_RIDING:
 	case MY_CL_SYNC:
 	case MY_CL_WAIT_SERVER:
 		if (c->state == MY_CL_WAIT_SERVER || (c->state == MY_CL_SYNC && !c->cmd_pending))
 			return; /* query_wait_timeout covers the wait */
 		if (st->query_timeout_ms > 0 && now - c->query_start_ms > st->query_timeout_ms) {
 			struct pool *pool = c->pool;
-			uint32_t thread_id = c->server ? my_server_of(c->server)->thread_id : 0;
+			/* Queued with others: a KILL QUERY could stop another
+			 * client's statement; the batch drops this one's answer. */
+			uint32_t thread_id = c->server && !my_batch_involved(c) ? my_server_of(c->server)->thread_id : 0;
 			/* Closing releases the server unclean: it is closed, which
 			 * frees its slot for the KILL if the pool is full. */
 			my_client_close(c, 3024, "HY000", 1,
@@ -1155,6 +1170,8 @@ static bool running_on_server(const struct my_client *c)
 
 void my_client_kill_query(struct my_client *c)
 {
+	if (my_batch_kill(c))
+		return; /* queued with others' statements: answered here */
 	if (!running_on_server(c)) {
 		struct log_who who = my_client_who(c);
 		log_who_msg(LOG_INFO, &who, "KILL QUERY: no statement running");
@@ -1180,7 +1197,7 @@ void my_client_kill_connection(struct my_client *c)
 {
 	struct pool *pool = NULL;
 	uint32_t thread_id = 0;
-	if (running_on_server(c)) {
+	if (running_on_server(c) && !my_batch_involved(c)) {
 		pool = c->server->pool;
 		thread_id = my_server_of(c->server)->thread_id;
 	}

@@ -49,6 +49,7 @@ struct admin_wait;
 	X(MY_CL_WAIT_SERVER)     \
 	X(MY_CL_SYNC)            \
 	X(MY_CL_ACTIVE)          \
+	X(MY_CL_RIDING)          \
 	X(MY_CL_IDLE)            \
 	X(MY_CL_ADMIN)           \
 	X(MY_CL_CLOSED)
@@ -90,6 +91,7 @@ struct my_cmd {
 	uint8_t *frame;               /* COM_QUERY/PREPARE with CONNECTION_ID() replaced: */
 	size_t frame_len;             /* sent instead of the client's frame (header included) */
 	struct my_vars sets;          /* tracked assignments to apply on success */
+	bool batchable;               /* a lone read COM_QUERY: may share a server's batch (my_batch.h) */
 };
 
 /* What the proxy sent on the server before the client's command. */
@@ -188,6 +190,7 @@ struct my_client {
 	bool route_gtid_ok;           /* the hidden SELECT @@last_gtid answered (and was noted) */
 
 	struct qs_call qs;            /* query statistics: the statement in progress */
+	uint64_t batch_key;           /* its key, found to queue it on a server (my_batch.c) */
 };
 
 /* Who c is, for log_who_msg() (util/log.h). */
@@ -237,6 +240,8 @@ void my_client_kill_query(struct my_client *c);
 /* KILL CONNECTION: ERR 1927 to c and close it (its running statement is
  * stopped as by my_client_kill_query()). */
 void my_client_kill_connection(struct my_client *c);
+/* KILL QUERY <thread_id> on another connection of pool (no holder). */
+void my_client_kill_thread(struct pool *pool, uint32_t thread_id);
 
 /* Free closed clients (worker's deferred frees). */
 void my_client_reap(struct list *dead);
@@ -260,6 +265,12 @@ void my_relay_client_drained(struct my_client *c);
 void my_relay_maybe_release(struct my_client *c);
 /* Free a pending command's copies. */
 void my_cmd_clear(struct my_cmd *cmd);
+/* Is server s in step with c (schema, multi-statements, tracked
+ * variables): would c's COM_QUERY go out with no hidden command first? */
+bool my_relay_in_step(const struct my_client *c, const struct server *s);
+/* Send c's pending command to c->server now (server pipelining: c is
+ * queued behind the linked client; my_batch.c). */
+void my_relay_send_queued(struct my_client *c);
 void my_pstmt_free(void *p);
 
 extern const struct server_link_ops my_relay_link_ops;

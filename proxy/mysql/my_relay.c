@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "pool/pool.h"
+#include "proxy/mysql/my_batch.h"
 #include "proxy/mysql/my_kill.h"
 #include "proxy/mysql/my_route.h"
 #include "proxy/mysql/my_sql.h"
@@ -157,6 +158,21 @@ static void answer_error(struct my_client *c, uint16_t code, const char *sqlstat
 static void maybe_release(struct my_client *c)
 {
 	struct server *s = c->server;
+	if (s && s->n_riders > 0) {
+		/* Others' commands follow on this server: it goes to the next
+		 * of them whatever c would keep it for (SHOW WARNINGS then
+		 * reads another session's: docs/pooling.md). */
+		if (my_server_of(s)->status &
+		    (SERVER_STATUS_IN_TRANS | SERVER_MORE_RESULTS_EXISTS | SERVER_STATUS_CURSOR_EXISTS)) {
+			my_batch_fail(s, "a queued statement would run inside another client's transaction");
+			my_client_close(c, 1927, "70100", 1, "Lost connection: a statement left a transaction open with others queued");
+			return;
+		}
+		c->hold_diag = false;
+		c->server = NULL;
+		my_batch_pass_on(s);
+		return;
+	}
 	if (!s || c->pool_mode == CFG_POOL_SESSION || c->pinned || c->hold_long_data || c->cursor_open ||
 	    c->hold_diag || c->kill_hold)
 		return;
@@ -491,6 +507,8 @@ static bool next_command(struct my_client *c)
 		}
 		cur->sql_flags = sc.flags;
 		cur->pin_reason = sc.pin_reason;
+		cur->batchable = c->cl->settings.pipeline_depth > 1 && look == len && !cur->frame &&
+				 my_batch_text_ok(c, (const char *)mc.text.p, mc.text.len, &sc);
 		if (sc.flags & MY_SQL_USE)
 			cur->text = strndup(sc.use, sc.use_len);
 		for (int i = 0; i < sc.n_sets; i++)
@@ -615,6 +633,22 @@ static bool charset_family(const char *k)
 {
 	return strcmp(k, "names") == 0 || strcmp(k, "charset") == 0 ||
 	       strncmp(k, "character_set_", 14) == 0 || strcmp(k, "collation_connection") == 0;
+}
+
+static void build_sync_set(const struct my_client *c, const struct my_server *ms, struct buf *q);
+
+bool my_relay_in_step(const struct my_client *c, const struct server *s)
+{
+	const struct my_server *ms = my_server_of(s);
+	enum my_multi multi = (c->caps & CLIENT_MULTI_STATEMENTS) ? MY_MULTI_ON : MY_MULTI_OFF;
+	if (!ms->schema || !c->schema || strcmp(ms->schema, c->schema) != 0 || ms->multi != multi)
+		return false;
+	struct buf q;
+	buf_init(&q);
+	build_sync_set(c, ms, &q);
+	bool none = q.len == 0 && !q.oom;
+	buf_free(&q);
+	return none;
 }
 
 static void put_sep(struct buf *q)
@@ -918,7 +952,10 @@ static void stats_begin(struct my_client *c, struct evbuffer *in, size_t len)
 	struct query_stats *qs = &c->w->stats.qs;
 	const char *node = c->server->pool->addr.text;
 	bool primary = c->cl->has_primary && strcmp(node, c->cl->nodes[0].addr.text) == 0;
-	if (c->cur.cmd == COM_QUERY && len > 1) {
+	if (c->cur.cmd == COM_QUERY && c->batch_key) {
+		query_stats_start(&c->qs, c->batch_key); /* normalized to queue it (my_batch.c) */
+		c->batch_key = 0;
+	} else if (c->cur.cmd == COM_QUERY && len > 1) {
 		char text[4096];
 		size_t n = len - 1 < sizeof(text) ? len - 1 : sizeof(text);
 		struct evbuffer_ptr pos;
@@ -1018,6 +1055,13 @@ static void forward(struct my_client *c)
 	myc_resp_init(&c->resp, cur->cmd, my_server_of(s)->caps, 0);
 	my_client_set_state(c, MY_CL_ACTIVE);
 	forward_command_bytes(c);
+	if (c->state == MY_CL_ACTIVE && s->link == c)
+		my_batch_fill(c); /* others waiting may ride along (pipeline_depth) */
+}
+
+void my_relay_send_queued(struct my_client *c)
+{
+	forward(c);
 }
 
 /* The rest of a long or split command; a command without an answer is
@@ -1380,6 +1424,7 @@ static void link_readable(void *link, struct server *s)
 static void link_failed(void *link, struct server *s, const char *why)
 {
 	struct my_client *c = link;
+	my_batch_fail(s, why);
 	c->server = NULL;
 	/* 1927, not the client-side 2013 (see my_client.c on_server_error) */
 	my_client_close(c, 1927, "70100", 1, "Lost connection to server during query (%s)", why);

@@ -635,6 +635,7 @@ static size_t scan(const char *sql, size_t len, struct my_sql_scan *out, struct 
 			next(&c, &t);
 			continue;
 		}
+		out->statements++;
 		if (is_word(&t, "USE")) {
 			next(&c, &t);
 			if (t.kind == T_WORD || t.kind == T_QIDENT) {

@@ -78,6 +78,7 @@ struct my_sql_scan {
 	 * only when the whole text was scanned. */
 	struct my_sql_call calls[MY_SQL_MAX_CALLS];
 	size_t n_calls;
+	int statements;                   /* non-empty ones between ';' */
 };
 
 /* Scan `len` bytes of SQL (a COM_QUERY's text, possibly a prefix). */

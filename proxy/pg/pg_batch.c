@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <string.h>
 
+#include "pool/batch.h"
 #include "pool/pool.h"
 #include "proxy/pg/pg_evbuf.h"
 #include "proxy/pg/pg_pooled.h"
@@ -22,8 +23,6 @@
 #define BATCH_MIN_CALLS 16
 /* Queries longer than this are never queued behind others. */
 #define BATCH_TEXT_MAX 4096
-/* How far down the wait queue a batch looks, per place in it. */
-#define BATCH_LOOK_FACTOR 2
 
 bool pg_batch_text_ok(const struct pg_client *c, const char *text, size_t tl, const struct pg_sql_scan *sc)
 {
@@ -117,7 +116,7 @@ bool pg_batch_ride(struct pool_waiter *wt, struct server *s)
 		pg_client_close(r, "08P01", "internal error queuing a statement on a server");
 		return true;
 	}
-	s->riders[s->n_riders++] = r;
+	batch_push(s, r);
 	client_set_state(r, CL_RIDING);
 	r->w->counters[STATS_PROTO_PG].pipelined++;
 	log_debug("client %u: statement queued on server %llu behind %d other(s)", r->id,
@@ -132,35 +131,13 @@ void pg_batch_fill(struct pg_client *c)
 	int depth = c->cl->settings.pipeline_depth;
 	if (depth <= 1 || !s || !p || p->n_waiters == 0 || s->link != c || !accepts(s, depth))
 		return;
-	int looked = 0;
-	struct list *n = p->waiters.next;
-	while (n != &p->waiters && s->n_riders + 1 < depth && looked++ < BATCH_LOOK_FACTOR * depth) {
-		struct list *next = n->next;
-		struct pool_waiter *w = container_of(n, struct pool_waiter, node);
-		if (w->ride)
-			w->ride(w, s);
-		n = next;
-	}
+	batch_fill(p, s, depth);
 }
 
 bool pg_batch_ride_busy(struct pg_client *c)
 {
-	struct pool *p = c->pool;
-	int depth = c->cl->settings.pipeline_depth;
-	/* Only once the pool is at its size: before that a connection of
-	 * its own serves the client sooner, and the pool must grow. */
-	if (depth <= 1 || !p || p->retired || p->n_idle > 0 || p->n_pending + p->n_active < p->st.size)
-		return false;
-	struct server *best = NULL;
-	for (struct list *n = p->active.next; n != &p->active; n = n->next) {
-		struct server *s = container_of(n, struct server, node);
-		if (!accepts(s, depth) || (best && s->n_riders >= best->n_riders))
-			continue;
-		best = s;
-		if (s->n_riders == 0)
-			break; /* nothing queued there yet: the shortest wait */
-	}
-	return best && pg_batch_ride(&c->waiter, best);
+	struct server *s = c->pool ? batch_pick(c->pool, c->cl->settings.pipeline_depth, accepts) : NULL;
+	return s && pg_batch_ride(&c->waiter, s);
 }
 
 /* ---- the answer of a client that left: read and dropped ---- */
@@ -179,14 +156,6 @@ static const struct server_link_ops ghost_ops = {
 	.writable = NULL,
 };
 
-static bool live_riders(const struct server *s)
-{
-	for (int i = 0; i < s->n_riders; i++)
-		if (s->riders[i])
-			return true;
-	return false;
-}
-
 /* Drop the rest of an answer: `ready` ReadyForQuery still to come,
  * `left` bytes of the message in progress. With nobody queued behind
  * it, the statement is stopped and the connection closed instead, as
@@ -194,9 +163,8 @@ static bool live_riders(const struct server *s)
  * the answer, and the statement may hold locks or run for long. */
 static void become_ghost(struct server *s, int ready, size_t left)
 {
-	if (ready > 0 && !live_riders(s)) {
-		memset(s->riders, 0, sizeof(s->riders));
-		s->n_riders = 0;
+	if (ready > 0 && !batch_live(s)) {
+		batch_clear(s);
 		pool_release(s, false, false);
 		return;
 	}
@@ -272,10 +240,7 @@ void pg_batch_pass_on(struct server *s)
 		pool_release(s, true, false);
 		return;
 	}
-	struct pg_client *r = s->riders[0];
-	s->n_riders--;
-	memmove(s->riders, s->riders + 1, (size_t)s->n_riders * sizeof(s->riders[0]));
-	s->riders[s->n_riders] = NULL;
+	struct pg_client *r = batch_pop(s);
 	if (!r) {
 		become_ghost(s, 1, 0);
 		return;
@@ -291,12 +256,9 @@ void pg_batch_pass_on(struct server *s)
  * answer is being dropped and nobody else waits, s is closed (above). */
 static void forget_rider(struct server *s, const struct pg_client *c)
 {
-	for (int i = 0; i < s->n_riders; i++)
-		if (s->riders[i] == c)
-			s->riders[i] = NULL;
-	if (s->link == s && s->ghost_ready > 0 && !live_riders(s)) {
-		memset(s->riders, 0, sizeof(s->riders));
-		s->n_riders = 0;
+	batch_forget(s, c);
+	if (s->link == s && s->ghost_ready > 0 && !batch_live(s)) {
+		batch_clear(s);
 		pool_release(s, false, false);
 	}
 }

@@ -3,7 +3,7 @@
 # after lib.sh:
 #
 #   my_write_config FILE [pool_mode=M] [pool_size=N] [workers=N] [raw=TEXT]
-#                   [global=LINE]... [app_password=SECRET]
+#                   [global=LINE]... [cluster=LINE]... [app_password=SECRET]
 #                               a switchyard INI with one mysql listener
 #                               (cluster shop on the fleet's MariaDB primary,
 #                               user app/app); sets PROXY_PORT and STATS_PORT
@@ -12,7 +12,7 @@
 #   my_proxy_raw ARGS...        the same without -N -B (tables, as a user sees them)
 
 my_write_config() { # FILE [KEY=VALUE...]
-	local file=$1 mode=transaction size=4 workers=2 raw="" global="" app_password=app kv
+	local file=$1 mode=transaction size=4 workers=2 raw="" global="" cluster="" app_password=app kv
 	shift
 	for kv in "$@"; do
 		case "$kv" in
@@ -21,6 +21,7 @@ my_write_config() { # FILE [KEY=VALUE...]
 		workers=*) workers=${kv#*=} ;;
 		raw=*) raw+="${kv#*=}"$'\n' ;;
 		global=*) global+="${kv#*=}"$'\n' ;;
+		cluster=*) cluster+="${kv#*=}"$'\n' ;;
 		app_password=*) app_password=${kv#*=} ;;
 		*) _die "my_write_config: unknown argument '$kv'" ;;
 		esac
@@ -49,7 +50,7 @@ pool_mode = $mode
 pool_size = $size
 monitor_user = monitor
 monitor_password = monitor
-
+$cluster
 [user.app]
 password = $app_password
 

@@ -773,7 +773,7 @@ static void test_pool_limits_and_servers(void **state)
 	assert_error(&l, 22, "a sharded cluster takes its servers from its shards");
 	done(&l);
 
-	/* pipeline_depth: 1..16, PostgreSQL only */
+	/* pipeline_depth: 1..16 */
 	load(&l, BASE
 		 "[cluster.deep]\n"              /* 10 */
 		 "protocol = postgres\n"         /* 11 */
@@ -782,14 +782,14 @@ static void test_pool_limits_and_servers(void **state)
 		 "[cluster.my]\n"                /* 14 */
 		 "protocol = mysql\n"            /* 15 */
 		 "primary = 10.0.0.2:3306\n"     /* 16 */
-		 "pipeline_depth = 4\n"          /* 17 */
+		 "pipeline_depth = 40\n"         /* 17 */
 		 "[cluster.zero]\n"              /* 18 */
 		 "protocol = postgres\n"         /* 19 */
 		 "primary = 10.0.0.3:5432\n"     /* 20 */
 		 "pipeline_depth = 0\n");        /* 21 */
 	assert_null(l.c);
 	assert_error(&l, 13, "pipeline_depth (17) is larger than 16");
-	assert_error(&l, 17, "pipeline_depth is for PostgreSQL clusters only");
+	assert_error(&l, 17, "pipeline_depth (40) is larger than 16");
 	assert_error(&l, 21, "bad value '0' for pipeline_depth: must be at least 1");
 	done(&l);
 	load(&l, BASE "[cluster.pp]\nprotocol = postgres\nprimary = 10.0.0.1:5432\npipeline_depth = 16\n"

@@ -392,6 +392,21 @@ static void test_names_cut_in_backquote(void **state)
 	}
 }
 
+/* Statements as the server splits them (server pipelining takes one). */
+static void test_statement_count(void **state)
+{
+	(void)state;
+	assert_int_equal(scan("SELECT c FROM sbtest1 WHERE id=5").statements, 1);
+	assert_int_equal(scan("SELECT 1;").statements, 1);
+	assert_int_equal(scan(" SELECT 1 ; ; ").statements, 1);
+	assert_int_equal(scan("SELECT 1; SELECT 2").statements, 2);
+	assert_int_equal(scan("SELECT ';', \"a;b\", `c;d` -- ;\n").statements, 1);
+	assert_int_equal(scan("/* ; */ SELECT 1 # ;\n").statements, 1);
+	assert_int_equal(scan("SELECT 1; /*!40101 SET NAMES utf8 */").statements, 2);
+	assert_int_equal(scan("").statements, 0);
+	assert_int_equal(scan(";;").statements, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_connection_id_many),
 		cmocka_unit_test(test_connection_id_rewrite),
 		cmocka_unit_test(test_names_cut_in_backquote),
+		cmocka_unit_test(test_statement_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
