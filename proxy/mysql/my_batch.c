@@ -55,7 +55,9 @@ static bool accepts(const struct server *s, int depth)
 	const struct my_client *h = s->link;
 	return h->state == MY_CL_ACTIVE && h->cur.batchable && h->cur.cmd == COM_QUERY && !h->cmd_pending &&
 	       h->c2s_left == 0 && !h->c2s_more && !h->infile && !h->pinned && !h->route_wrote && h->kill_hold == 0 &&
-	       !h->hold_long_data && !h->cursor_open && quick(h, h->qs.key);
+	       !h->hold_long_data && !h->cursor_open && h->bev &&
+	       /* a client slow to read its answer holds up the server */
+	       evbuffer_get_length(bufferevent_get_output(h->bev)) < MY_RELAY_LOW && quick(h, h->qs.key);
 }
 
 /* The statistics key of r's pending COM_QUERY (its frame is still in r's

@@ -85,6 +85,8 @@ static bool accepts(const struct server *s, int depth)
 	       h->outstanding == 1 && h->c2s_left == 0 && !h->pinned && !h->route_wrote && !h->lsn_wait &&
 	       !h->discard_wait && h->bev &&
 	       (s->n_riders > 0 || evbuffer_get_length(bufferevent_get_input(h->bev)) == 0) &&
+	       /* a client slow to read its answer holds up the server */
+	       evbuffer_get_length(bufferevent_get_output(h->bev)) < PG_RELAY_LOW &&
 	       quick(h, h->qs.key);
 }
 
