@@ -30,7 +30,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
-ASAN_TESTS ?= test_pg_basic|test_pg_txn_idle_park|test_pg_auth|test_pg_malformed|test_pg_server_kill|test_pg_shutdown|test_pg_tls|test_pg_txn_session_state|test_fault_client_vanish|test_fault_garbage|test_fault_server|test_my_basic|test_my_prepared|test_fault_my_garbage|test_fault_my_client_vanish|test_admin_my|test_my_sha2_full_auth|test_my_large_packets|test_pg_txn_pins|test_my_pins|test_my_commands|test_pg_pipeline|test_my_pipeline
+ASAN_TESTS ?= test_pg_basic|test_pg_txn_idle_park|test_pg_auth|test_pg_malformed|test_pg_server_kill|test_pg_shutdown|test_pg_tls|test_pg_txn_session_state|test_fault_client_vanish|test_fault_garbage|test_fault_server|test_my_basic|test_my_prepared|test_fault_my_garbage|test_fault_my_client_vanish|test_admin_my|test_my_sha2_full_auth|test_my_large_packets|test_pg_txn_pins|test_my_pins|test_my_commands|test_pg_pipeline|test_my_pipeline|test_pipeline_chaos
 ASAN_REPORTS := $(CURDIR)/build-asan/reports
 
 .PHONY: all deps test unit integration fuzz asan asan-integration demo demo-stop clean format-check
