@@ -23,7 +23,7 @@
 
 #define FUZZ_MAX_INPUT 4096u
 #define KNOWN_FLAGS (MY_SQL_PIN | MY_SQL_USE | MY_SQL_SET | MY_SQL_TRUNCATED | MY_SQL_KILL | \
-		     MY_SQL_LOCAL_INFILE | MY_SQL_CONNECTION_ID)
+		     MY_SQL_LOCAL_INFILE | MY_SQL_CONNECTION_ID | MY_SQL_INSERT_ID)
 
 static void check(int ok)
 {
@@ -45,6 +45,8 @@ static void scan_checked(const char *p, size_t n, struct my_sql_scan *out)
 	if (out->flags & MY_SQL_USE)
 		check(inside(p, n, out->use, out->use_len));
 	check(out->n_sets >= 0 && out->n_sets <= MY_SQL_MAX_SETS);
+	/* every statement has at least one byte of its own */
+	check(out->statements >= 0 && (size_t)out->statements <= n);
 	for (int i = 0; i < out->n_sets; i++) {
 		check(out->sets[i].name != NULL);
 		check(inside(p, n, out->sets[i].value, out->sets[i].value_len));

@@ -32,6 +32,7 @@ static void scan_checked(const char *p, size_t n, struct pg_sql_scan *out)
 {
 	pg_sql_scan(p, n, out);
 	check((out->flags & ~(unsigned)KNOWN_FLAGS) == 0);
+	check(out->statements >= 0 && (size_t)out->statements <= n); /* a byte each at least */
 	if (out->flags & PG_SQL_PIN)
 		check(out->pin_reason != NULL && out->pin_reason[0] != '\0');
 	else
