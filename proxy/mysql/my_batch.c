@@ -19,8 +19,6 @@
 
 /* A statement shape counts as quick after this many calls. */
 #define BATCH_MIN_CALLS 16
-/* Frames of a dropped answer read whole (as the relay does). */
-#define GHOST_INSPECT_MAX 65536
 /* Room a queued command needs in the server's output. */
 #define BATCH_ROOM 65536
 
@@ -214,38 +212,24 @@ static void ghost_readable(void *link, struct server *s)
 			my_batch_pass_on(s);
 			return;
 		}
-		uint8_t hdr[MYC_HEADER_LEN + 16];
 		size_t avail = evbuffer_get_length(in);
-		if (avail < MYC_HEADER_LEN)
-			return;
-		evbuffer_copyout(in, hdr, MYC_HEADER_LEN);
-		size_t len = myle_get_u24(hdr);
-		size_t total = MYC_HEADER_LEN + len;
-		if (len > s->pool->st.max_packet_size) {
+		uint8_t hdr[MYC_HEADER_LEN];
+		if (avail >= MYC_HEADER_LEN && evbuffer_copyout(in, hdr, sizeof(hdr)) == (ev_ssize_t)sizeof(hdr) &&
+		    myle_get_u24(hdr) > s->pool->st.max_packet_size) {
 			ghost_broken(s, "a packet from the server over max_packet_size");
 			return;
 		}
 		bool cont = ms->ghost_more;
-		bool whole = len <= GHOST_INSPECT_MAX || (!cont && r->state != MYC_RS_ROWS);
-		const uint8_t *payload = hdr + MYC_HEADER_LEN;
-		if (!whole) {
-			if (avail < sizeof(hdr))
-				return;
-			evbuffer_copyout(in, hdr, sizeof(hdr));
-			if (!cont && hdr[MYC_HEADER_LEN] == MYC_ERR)
-				whole = true;
+		struct my_frame_peek pk;
+		int pr = my_relay_peek_frame(in, cont, r, &pk);
+		if (pr == 0)
+			return;
+		if (pr < 0) {
+			ghost_broken(s, "out of memory");
+			return;
 		}
-		if (whole) {
-			if (avail < total)
-				return;
-			const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)total);
-			if (!p) {
-				ghost_broken(s, "out of memory");
-				return;
-			}
-			payload = p + MYC_HEADER_LEN;
-		}
-		int rc = myc_resp_feed(r, payload, len, cont);
+		size_t len = pk.len, total = pk.total;
+		int rc = myc_resp_feed(r, pk.payload, len, cont);
 		ms->ghost_more = len == MYC_MAX_FRAME;
 		if (rc < 0 || rc == MYC_RESP_CLIENT) {
 			ghost_broken(s, "unexpected packet from the server while dropping an answer");

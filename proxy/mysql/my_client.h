@@ -38,6 +38,7 @@
 struct worker;
 struct server;
 struct bufferevent;
+struct evbuffer;
 struct event;
 struct admin_wait;
 
@@ -268,6 +269,20 @@ void my_cmd_clear(struct my_cmd *cmd);
 /* Is server s in step with c (schema, multi-statements, tracked
  * variables): would c's COM_QUERY go out with no hidden command first? */
 bool my_relay_in_step(const struct my_client *c, const struct server *s);
+/* The next server frame of an answer tracked by `r`, as the tracker needs
+ * it: pulled up whole when it is at most 64 kB, or not a row (or an ERR
+ * in place of one); else only its first 16 bytes are copied (a large row:
+ * the tracker reads its first byte). `cont`: the previous frame was
+ * 0xffffff long, this one continues it. */
+struct my_frame_peek {
+	size_t len, total;            /* payload length; with the header */
+	uint8_t *frame;               /* whole: the frame in the input; NULL otherwise */
+	const uint8_t *payload;       /* what to feed the tracker */
+	uint8_t head[MYC_HEADER_LEN + 16];
+};
+/* 1: *pk is ready; 0: more bytes needed; -1: out of memory. */
+int my_relay_peek_frame(struct evbuffer *in, bool cont, const struct myc_resp *r, struct my_frame_peek *pk);
+
 /* Send c's pending command to c->server now (server pipelining: c is
  * queued behind the linked client; my_batch.c). */
 void my_relay_send_queued(struct my_client *c);

@@ -1136,6 +1136,35 @@ static bool found_rows_ok(struct my_client *c, struct evbuffer *in, struct evbuf
 	return true;
 }
 
+int my_relay_peek_frame(struct evbuffer *in, bool cont, const struct myc_resp *r, struct my_frame_peek *pk)
+{
+	size_t avail = evbuffer_get_length(in);
+	if (avail < MYC_HEADER_LEN)
+		return 0;
+	evbuffer_copyout(in, pk->head, MYC_HEADER_LEN);
+	pk->len = myle_get_u24(pk->head);
+	pk->total = MYC_HEADER_LEN + pk->len;
+	pk->frame = NULL;
+	pk->payload = pk->head + MYC_HEADER_LEN;
+	bool whole = pk->len <= INSPECT_MAX || (!cont && r->state != MYC_RS_ROWS);
+	if (!whole) {
+		if (avail < sizeof(pk->head))
+			return 0;
+		evbuffer_copyout(in, pk->head, sizeof(pk->head));
+		if (!cont && pk->head[MYC_HEADER_LEN] == MYC_ERR)
+			whole = true;
+	}
+	if (!whole)
+		return 1;
+	if (avail < pk->total)
+		return 0;
+	pk->frame = evbuffer_pullup(in, (ev_ssize_t)pk->total);
+	if (!pk->frame)
+		return -1;
+	pk->payload = pk->frame + MYC_HEADER_LEN;
+	return 1;
+}
+
 static void relay_s2c(struct my_client *c)
 {
 	struct server *s = c->server;
@@ -1164,34 +1193,20 @@ static void relay_s2c(struct my_client *c)
 			}
 			return; /* the command is still being sent */
 		}
-		uint8_t hdr[MYC_HEADER_LEN + 16];
 		size_t avail = evbuffer_get_length(in);
-		if (avail < MYC_HEADER_LEN)
-			return;
-		evbuffer_copyout(in, hdr, MYC_HEADER_LEN);
-		size_t len = myle_get_u24(hdr);
-		size_t total = MYC_HEADER_LEN + len;
 		bool cont = c->s2c_more;
-		bool whole = len <= INSPECT_MAX || (!cont && c->resp.state != MYC_RS_ROWS);
-		uint8_t *p = NULL;
-		if (!whole) {
-			if (avail < sizeof(hdr))
-				return;
-			evbuffer_copyout(in, hdr, sizeof(hdr));
-			if (!cont && hdr[MYC_HEADER_LEN] == MYC_ERR)
-				whole = true;
+		struct my_frame_peek pk;
+		int pr = my_relay_peek_frame(in, cont, &c->resp, &pk);
+		if (pr == 0)
+			return;
+		if (pr < 0) {
+			my_client_close(c, 1041, "HY000", 1, "Out of memory");
+			return;
 		}
-		if (whole) {
-			if (avail < total)
-				return;
-			p = evbuffer_pullup(in, (ev_ssize_t)total);
-			if (!p) {
-				my_client_close(c, 1041, "HY000", 1, "Out of memory");
-				return;
-			}
-		}
-		/* A large row: the tracker only needs its first byte. */
-		int rc = myc_resp_feed(&c->resp, whole ? p + MYC_HEADER_LEN : hdr + MYC_HEADER_LEN, len, cont);
+		size_t len = pk.len, total = pk.total;
+		uint8_t *p = pk.frame;
+		bool whole = p != NULL;
+		int rc = myc_resp_feed(&c->resp, pk.payload, len, cont);
 		c->s2c_more = len == MYC_MAX_FRAME;
 		bool infile = rc == MYC_RESP_CLIENT && c->resp.last == MYC_PKT_LOCAL_INFILE && whole &&
 			      (c->caps & CLIENT_LOCAL_FILES) && c->cur.cmd == COM_QUERY;

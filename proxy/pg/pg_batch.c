@@ -45,12 +45,12 @@ static bool rider_request(struct pg_client *r, uint64_t *key)
 {
 	struct evbuffer *in = bufferevent_get_input(r->bev);
 	size_t avail = evbuffer_get_length(in);
-	uint8_t hdr[PGC_HEADER_LEN];
+	struct pgc_limits lim = { .max_packet_size = r->cfg->global.max_packet_size };
+	struct pgc_header h;
 	if (avail < PGC_HEADER_LEN + 1 || avail > PGC_HEADER_LEN + BATCH_TEXT_MAX ||
-	    evbuffer_copyout(in, hdr, sizeof(hdr)) != (ev_ssize_t)sizeof(hdr) || hdr[0] != 'Q')
+	    pg_evbuf_peek_header(in, &lim, &h) <= 0 || h.type != 'Q')
 		return false;
-	uint32_t len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
-	if ((size_t)len + 1 != avail)
+	if ((size_t)h.len + 1 != avail)
 		return false; /* incomplete, or more behind it */
 	char text[BATCH_TEXT_MAX];
 	struct evbuffer_ptr pos;
