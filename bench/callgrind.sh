@@ -5,6 +5,7 @@
 # user-space cost can be compared where timings are too noisy.
 #
 #   FLEET_DIR=/tmp/f bench/callgrind.sh pg BIN      # pgbench -S -M simple, 20 clients x 1000
+#   MODE=extended FLEET_DIR=/tmp/f bench/callgrind.sh pg BIN   # the same with -M extended (or prepared)
 #   FLEET_DIR=/tmp/f bench/callgrind.sh mysql BIN   # sysbench oltp_point_select, 8 threads, 20000 events
 #
 # The clients log in before the counting starts (callgrind_control -i on);
@@ -37,7 +38,7 @@ pool_size = 20
 password = app
 EOT
 	N=20000
-	load() { PGPASSWORD=app pgbench -n -S -M simple -c 20 -j 2 -t "$1" -h 127.0.0.1 -p "$PORT" -U app app; }
+	load() { PGPASSWORD=app pgbench -n -S -M "${MODE:-simple}" -c 20 -j 2 -t "$1" -h 127.0.0.1 -p "$PORT" -U app app; }
 	warm=50; run=1000
 else
 	cat >"$WORK/sy.ini" <<EOT

@@ -145,6 +145,9 @@ struct cfg_pool_settings {
 	 * average queue behind one another (docs/pooling.md). */
 	int pipeline_depth;
 	int64_t pipeline_max_query_time_ms;
+	/* Queue on busy servers once this many are busy, idle ones or not;
+	 * 0 = once all pool_size are (docs/pooling.md). */
+	int pipeline_busy_servers;
 	bool read_write_split;
 	enum cfg_ro_tx read_only_transactions;
 	enum cfg_load_balance load_balance;

@@ -116,6 +116,7 @@ const struct cfg_key cfg_keys[] = {
 	KP("max_prepared_statements", max_prepared_statements, T_INT, "500", NULL, 0, RELOAD, LIVE),
 	KP("pipeline_depth", pipeline_depth, T_INT, "1", NULL, 1, RELOAD, LIVE),
 	KP("pipeline_max_query_time", pipeline_max_query_time_ms, T_DUR, "10ms", NULL, 1, RELOAD, LIVE),
+	KP("pipeline_busy_servers", pipeline_busy_servers, T_INT, "0", NULL, 0, RELOAD, LIVE),
 	KP("read_write_split", read_write_split, T_BOOL, "on", NULL, 0, RELOAD, LIVE),
 	KP("read_only_transactions", read_only_transactions, T_ENUM, "primary", cfg_enum_ro_tx, 0, RELOAD, LIVE),
 	KP("load_balance", load_balance, T_ENUM, "least_connections", cfg_enum_load_balance, 0, RELOAD, LIVE),

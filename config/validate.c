@@ -123,6 +123,10 @@ static void check_pool(struct cfg_parse *p, const struct cfg_sec *s, const char 
 	if (ps->pipeline_depth > CFG_PIPELINE_DEPTH_MAX)
 		ERR(cfg_sec_key_line(s, "pipeline_depth"), "%s: pipeline_depth (%d) is larger than %d", what,
 		    ps->pipeline_depth, CFG_PIPELINE_DEPTH_MAX);
+	if (ps->pipeline_busy_servers > ps->pool_size)
+		ERR(cfg_sec_key_line(s, "pipeline_busy_servers"),
+		    "%s: pipeline_busy_servers (%d) is larger than pool_size (%d)", what, ps->pipeline_busy_servers,
+		    ps->pool_size);
 	if (ps->failover == CFG_FAILOVER_COMMAND && !ps->failover_command)
 		ERR(cfg_sec_key_line(s, "failover"), "%s: failover = command needs failover_command", what);
 }

@@ -52,9 +52,14 @@ void batch_fill(struct pool *p, struct server *s, int depth)
 
 struct server *batch_pick(struct pool *p, int depth, bool (*accepts)(const struct server *s, int depth))
 {
-	/* Only once the pool is at its size: before that a connection of
-	 * its own serves the client sooner, and the pool must grow. */
-	if (depth <= 1 || p->retired || p->n_idle > 0 || p->n_pending + p->n_active < p->st.size)
+	/* By default only once the pool is at its size: before that a
+	 * connection of its own serves the client sooner, and the pool must
+	 * grow. With pipeline_busy_servers set lower, statements queue once
+	 * that many servers are busy although others are idle: fewer
+	 * backends run at once, each wakes less often (docs/pooling.md). */
+	if (depth <= 1 || p->retired)
+		return NULL;
+	if (p->n_active < p->st.pipeline_after && (p->n_idle > 0 || p->n_pending + p->n_active < p->st.size))
 		return NULL;
 	struct server *best = NULL;
 	for (struct list *n = p->active.next; n != &p->active; n = n->next) {

@@ -33,8 +33,9 @@ void batch_clear(struct server *s);
 void batch_fill(struct pool *p, struct server *s, int depth);
 
 /* A client is about to wait on p: once p is at its size with no idle
- * server, the busy server that `accepts` one more statement and has the
- * shortest queue; NULL otherwise. */
+ * server, or has st.pipeline_after servers busy, the busy server that
+ * `accepts` one more statement and has the shortest queue; NULL
+ * otherwise. */
 struct server *batch_pick(struct pool *p, int depth, bool (*accepts)(const struct server *s, int depth));
 
 #endif

@@ -122,6 +122,14 @@ static void settings_from_cfg(struct pool_set *ps, struct pool_settings *st,
 		st->reset_query = rq;
 	}
 	st->max_packet_size = (size_t)max_packet_size;
+	st->pipeline_after = st->size;
+	if (cs->pipeline_busy_servers > 0) {
+		st->pipeline_after = pool_share(cs->pipeline_busy_servers, ps->worker_id, ps->n_workers);
+		if (st->pipeline_after < 1)
+			st->pipeline_after = 1;
+		if (st->pipeline_after > st->size)
+			st->pipeline_after = st->size;
+	}
 }
 
 int pool_set_node_load(const struct pool_set *ps, enum cfg_protocol protocol, const struct cfg_addr *addr)

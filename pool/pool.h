@@ -71,6 +71,10 @@ struct pool_settings {
 	int64_t idle_timeout_ms;
 	char *reset_query;            /* owned; "" for none */
 	size_t max_packet_size;
+	/* Server pipelining queues statements on busy servers once this
+	 * many are busy (this worker's share of pipeline_busy_servers;
+	 * `size` when that is 0). */
+	int pipeline_after;
 };
 
 struct pool {

@@ -11,6 +11,10 @@
 #    never queued, never queued behind) at once over pool_size = 4: zero
 #    errors (read/write: only the deadlocks sysbench retries), statements
 #    were queued, no broken batch in the log;
+#  - pipeline_busy_servers: 6 sysbench threads over pool_size = 8 queue
+#    nothing with the default (the pool never fills) and do queue with
+#    pipeline_busy_servers = 2, with zero errors; 6 isolation clients
+#    there each get only their own answers;
 #  - queue (pool_size = 1, workers = 1, depth 4, pipeline_max_query_time
 #    5s): KILL QUERY through the proxy of a queued client, and of the
 #    running statement with others queued, gets ERR 1317 at once and the
@@ -91,6 +95,31 @@ n=$(pipelined_after 0)
 [ "$n" -gt 0 ] 2>/dev/null && _ok "sysbench: $n statements were queued behind others" ||
 	fail "sysbench: no statement was queued (switchyard_pipelined_total $n)"
 assert_eq 0 "$(broken_batches)" "sysbench: no broken batch in the proxy log"
+assert_ok proxy_alive
+stop_proxy 5
+
+# ---------------------------------------------------------------- busy servers
+note "pipeline_busy_servers: queued while servers are idle"
+my_write_config "$SY_TMP/busy0.ini" pool_size=8 workers=1 cluster="pipeline_depth = 4"
+start_proxy "$SY_TMP/busy0.ini"
+sb_run "$SY_TMP/busy0.out" oltp_point_select 6 3
+sb_ok "$SY_TMP/busy0.out" "busy 0: oltp_point_select"
+sleep 1.2
+assert_eq 0 "$(pipelined)" "busy 0: 6 threads over pool_size = 8 queue nothing (the pool never fills)"
+stop_proxy 5
+my_write_config "$SY_TMP/busy2.ini" pool_size=8 workers=1 cluster="pipeline_depth = 4" \
+	cluster="pipeline_busy_servers = 2"
+start_proxy "$SY_TMP/busy2.ini"
+sb_run "$SY_TMP/busy2.out" oltp_point_select 6 3
+sb_ok "$SY_TMP/busy2.out" "busy 2: oltp_point_select"
+n=$(pipelined_after 0)
+[ "$n" -gt 0 ] 2>/dev/null && _ok "busy 2: $n statements were queued with servers idle" ||
+	fail "busy 2: no statement was queued (switchyard_pipelined_total $n)"
+run_checks timeout 240 "$PY" "$DRV" isolation --port "$PROXY_PORT" --clients 6 --rounds 200
+n2=$(pipelined_after "$n")
+[ "$n2" -gt "$n" ] 2>/dev/null && _ok "busy 2: isolation clients' statements were queued ($((n2 - n)))" ||
+	fail "busy 2: none of the isolation clients' statements was queued ($n2)"
+assert_eq 0 "$(broken_batches)" "busy 2: no broken batch in the proxy log"
 assert_ok proxy_alive
 stop_proxy 5
 

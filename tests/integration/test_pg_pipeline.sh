@@ -12,6 +12,10 @@
 #    queued behind) at once over pool_size = 4: zero failed transactions,
 #    the TPC-B sums agree, statements were queued, and the proxy never
 #    logged a broken batch;
+#  - pipeline_busy_servers: 6 pgbench clients over pool_size = 8 queue
+#    nothing with the default (the pool never fills) and do queue with
+#    pipeline_busy_servers = 2, with zero failed transactions; 6 isolation
+#    clients there each get only their own answers;
 #  - queue (pool_size = 1, workers = 1, depth 4, pipeline_max_query_time
 #    5s): a cancel of a queued client, and of the running statement with
 #    others queued, is answered with 57014 at once and the others get
@@ -98,6 +102,33 @@ n=$(pipelined_after 0)
 [ "$n" -gt 0 ] 2>/dev/null && _ok "pgbench: $n statements were queued behind others" ||
 	fail "pgbench: no statement was queued (switchyard_pipelined_total $n)"
 assert_eq 0 "$(broken_batches)" "pgbench: no broken batch in the proxy log"
+assert_ok proxy_alive
+stop_proxy 5
+
+# ---------------------------------------------------------------- busy servers
+note "pipeline_busy_servers: queued while servers are idle"
+cfg=$SY_TMP/busy0.ini
+write_config "$cfg" pool_mode=transaction pool_size=8 workers=1 cluster.pipeline_depth=4
+start_proxy "$cfg"
+out=$(bench -S -c 6 -j 2 -T 3 2>&1) || true
+assert_contains "$out" "number of failed transactions: 0 (0.000%)" "busy 0: pgbench -S, zero failed transactions"
+sleep 1.2
+assert_eq 0 "$(pipelined)" "busy 0: 6 clients over pool_size = 8 queue nothing (the pool never fills)"
+stop_proxy 5
+cfg=$SY_TMP/busy2.ini
+write_config "$cfg" pool_mode=transaction pool_size=8 workers=1 cluster.pipeline_depth=4 \
+	cluster.pipeline_busy_servers=2
+start_proxy "$cfg"
+out=$(bench -S -c 6 -j 2 -T 3 2>&1) || true
+assert_contains "$out" "number of failed transactions: 0 (0.000%)" "busy 2: pgbench -S, zero failed transactions"
+n=$(pipelined_after 0)
+[ "$n" -gt 0 ] 2>/dev/null && _ok "busy 2: $n statements were queued with servers idle" ||
+	fail "busy 2: no statement was queued (switchyard_pipelined_total $n)"
+run_checks timeout 240 "$PY" "$DRV" isolation --port "$PROXY_PORT" --clients 6 --rounds 200
+n2=$(pipelined_after "$n")
+[ "$n2" -gt "$n" ] 2>/dev/null && _ok "busy 2: isolation clients' statements were queued ($((n2 - n)))" ||
+	fail "busy 2: none of the isolation clients' statements was queued ($n2)"
+assert_eq 0 "$(broken_batches)" "busy 2: no broken batch in the proxy log"
 assert_ok proxy_alive
 stop_proxy 5
 

@@ -352,6 +352,7 @@ static void test_defaults(void **state)
 	assert_int_equal(s->max_prepared_statements, 500);
 	assert_int_equal(s->pipeline_depth, 1);
 	assert_int_equal(s->pipeline_max_query_time_ms, 10);
+	assert_int_equal(s->pipeline_busy_servers, 0);
 	assert_true(s->read_write_split);
 	assert_int_equal(s->read_only_transactions, CFG_ROTX_PRIMARY);
 	assert_int_equal(s->load_balance, CFG_LB_LEAST_CONN);
@@ -786,17 +787,29 @@ static void test_pool_limits_and_servers(void **state)
 		 "[cluster.zero]\n"              /* 18 */
 		 "protocol = postgres\n"         /* 19 */
 		 "primary = 10.0.0.3:5432\n"     /* 20 */
-		 "pipeline_depth = 0\n");        /* 21 */
+		 "pipeline_depth = 0\n"          /* 21 */
+		 "[cluster.busy]\n"              /* 22 */
+		 "protocol = postgres\n"         /* 23 */
+		 "primary = 10.0.0.4:5432\n"     /* 24 */
+		 "pool_size = 4\n"               /* 25 */
+		 "pipeline_busy_servers = 5\n"   /* 26 */
+		 "[cluster.neg]\n"               /* 27 */
+		 "protocol = postgres\n"         /* 28 */
+		 "primary = 10.0.0.5:5432\n"     /* 29 */
+		 "pipeline_busy_servers = -1\n"); /* 30 */
 	assert_null(l.c);
 	assert_error(&l, 13, "pipeline_depth (17) is larger than 16");
 	assert_error(&l, 17, "pipeline_depth (40) is larger than 16");
 	assert_error(&l, 21, "bad value '0' for pipeline_depth: must be at least 1");
+	assert_error(&l, 26, "pipeline_busy_servers (5) is larger than pool_size (4)");
+	assert_error(&l, 30, "bad value '-1' for pipeline_busy_servers: must be at least 0");
 	done(&l);
 	load(&l, BASE "[cluster.pp]\nprotocol = postgres\nprimary = 10.0.0.1:5432\npipeline_depth = 16\n"
-		 "pipeline_max_query_time = 250ms\n");
+		 "pipeline_max_query_time = 250ms\npipeline_busy_servers = 4\n");
 	assert_non_null(l.c);
 	assert_int_equal(cfg_find_cluster(l.c, "pp")->settings.pipeline_depth, 16);
 	assert_int_equal(cfg_find_cluster(l.c, "pp")->settings.pipeline_max_query_time_ms, 250);
+	assert_int_equal(cfg_find_cluster(l.c, "pp")->settings.pipeline_busy_servers, 4);
 	done(&l);
 
 	/* a replica-only cluster is fine */
