@@ -24,7 +24,8 @@
 #   THREADS       sysbench --threads [32]   POOL_SIZE  switchyard's [8]
 #   SY_WORKERS    switchyard worker threads [1]; HAPROXY_THREADS [1]
 #   SY_PIPELINE   pipeline depths to run as switchyard variants too [none];
-#                 "8" adds switchyard-pipe8 (pipeline_depth = 8)
+#                 "8" adds switchyard-pipe8 (pipeline_depth = 8), "8b2"
+#                 switchyard-pipe8b2 (and pipeline_busy_servers = 2)
 #   LOADS         [oltp_point_select oltp_read_only]
 #   TABLES [4]  TABLE_SIZE [10000]
 #   WORK_DIR      [mktemp -d /tmp/switchyard-mysql.XXXXXX]
@@ -56,7 +57,7 @@ bench_setup_binary
 MY_ADDR=127.0.0.1:$MY_PRIMARY_PORT
 TARGETS=(direct switchyard)
 for d in ${SY_PIPELINE:-}; do
-	require_posint d
+	[[ $d =~ ^[1-9][0-9]*(b[0-9]+)?$ ]] || die "SY_PIPELINE: '$d' is not DEPTH or DEPTHbBUSY"
 	TARGETS+=("switchyard-pipe$d")
 done
 TARGETS+=(haproxy)
@@ -85,7 +86,11 @@ start_my_target() { # NAME
 		;;
 	switchyard | switchyard-pipe*)
 		local extra=""
-		[ "$t" = switchyard ] || extra="pipeline_depth = ${t#switchyard-pipe}"
+		if [ "$t" != switchyard ]; then
+			local v=${t#switchyard-pipe}
+			extra="pipeline_depth = ${v%%b*}"
+			[ "$v" = "${v#*b}" ] || extra+=$'\n'"pipeline_busy_servers = ${v#*b}"
+		fi
 		port=$(free_port)
 		cat >"$dir/sy.ini" <<EOF
 ; written by bench/mysql.sh

@@ -45,7 +45,9 @@
 #   SY_WORKERS     switchyard variants by worker threads [1]; "1 2" adds a
 #                  workers = 2 target (+25 % time)
 #   SY_PIPELINE    pipeline depths to run as switchyard variants too
-#                  [none]; "4" adds switchyard-w1-pipe4 (pipeline_depth = 4)
+#                  [none]; "4" adds switchyard-w1-pipe4 (pipeline_depth = 4),
+#                  "8b2" switchyard-w1-pipe8b2 (pipeline_depth = 8,
+#                  pipeline_busy_servers = 2)
 #   EXTRA_TARGETS  targets of the extras [switchyard-w1 pgbouncer]
 #   EXTRA_ROUNDS   rounds of c2000 [2]
 #   C2000_CLIENTS  [2000]; IDLE_CLIENTS [2000]; STRACE_SECONDS [5]
@@ -103,9 +105,11 @@ for n in $SY_WORKERS; do
 	TARGET_LIST+=("switchyard-w$n")
 done
 for d in ${SY_PIPELINE:-}; do
-	[[ $d =~ ^[1-9][0-9]*$ ]] || die "SY_PIPELINE: '$d' is not a positive integer"
+	[[ $d =~ ^([1-9][0-9]*)(b([0-9]+))?$ ]] || die "SY_PIPELINE: '$d' is not DEPTH or DEPTHbBUSY"
 	TARGET_LIST+=("switchyard-w1-pipe$d")
-	SY_CLUSTER_EXTRA[switchyard-w1-pipe$d]="pipeline_depth = $d"
+	SY_CLUSTER_EXTRA[switchyard-w1-pipe$d]="pipeline_depth = ${BASH_REMATCH[1]}"
+	[ -z "${BASH_REMATCH[3]}" ] ||
+		SY_CLUSTER_EXTRA[switchyard-w1-pipe$d]+=$'\n'"pipeline_busy_servers = ${BASH_REMATCH[3]}"
 done
 TARGET_LIST+=(pgbouncer)
 for t in $EXTRA_TARGETS; do

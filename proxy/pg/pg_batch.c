@@ -33,39 +33,186 @@ bool pg_batch_text_ok(const struct pg_client *c, const char *text, size_t tl, co
 	return rs.cls == ROUTE_CLASS_READ && rs.txn == ROUTE_TXN_NONE && !rs.sets_route && !rs.sets_key;
 }
 
+bool pg_batch_query_ok(const struct pg_client *c, const char *text, size_t tl)
+{
+	struct pg_sql_scan sc;
+	pg_sql_scan(text, tl, &sc);
+	return pg_batch_text_ok(c, text, tl, &sc);
+}
+
+bool pg_batch_pstmt_ok(const struct pg_client *c, struct pg_pstmt *ps)
+{
+	if (c->cl->settings.pipeline_depth <= 1)
+		return false;
+	if (ps->batch_verdict == 0) {
+		struct pg_parse_body pb;
+		bool ok = ps->parse_len >= PGC_HEADER_LEN &&
+			  pg_parse_body_split(ps->parse_msg + PGC_HEADER_LEN, ps->parse_len - PGC_HEADER_LEN, &pb) == 0 &&
+			  pg_batch_query_ok(c, pb.query, strlen(pb.query));
+		ps->batch_verdict = ok ? 1 : 2;
+	}
+	return ps->batch_verdict == 1;
+}
+
+void pg_batch_ext_step(struct pg_client *c, uint8_t type, bool read)
+{
+	enum pg_ext_step st = c->ext_step;
+	switch (type) {
+	case 'P':
+		st = st == PG_EXT_START && read ? PG_EXT_PARSED : PG_EXT_OTHER;
+		break;
+	case 'B':
+		st = (st == PG_EXT_START || st == PG_EXT_PARSED) && read ? PG_EXT_BOUND : PG_EXT_OTHER;
+		break;
+	case 'D':
+		st = st == PG_EXT_BOUND ? PG_EXT_DESCRIBED : PG_EXT_OTHER;
+		break;
+	case 'E':
+		st = st == PG_EXT_BOUND || st == PG_EXT_DESCRIBED ? PG_EXT_EXECUTED : PG_EXT_OTHER;
+		break;
+	case 'S':
+		c->batchable = c->cl->settings.pipeline_depth > 1 && st == PG_EXT_EXECUTED;
+		c->ext_step = PG_EXT_START;
+		return;
+	default:
+		st = PG_EXT_OTHER;
+		break;
+	}
+	c->ext_step = (uint8_t)st;
+	c->batchable = false; /* a request in the making leads no batch */
+}
+
 static bool quick(struct pg_client *c, uint64_t key)
 {
 	uint64_t max_us = (uint64_t)c->cl->settings.pipeline_max_query_time_ms * 1000;
 	return query_stats_quick(&c->w->stats.qs, key, BATCH_MIN_CALLS, max_us);
 }
 
-/* Is r's buffered input exactly one Query that may ride behind others?
- * Sets *key to its statistics key. */
-static bool rider_request(struct pg_client *r, uint64_t *key)
+/* r's buffered input, at most BATCH_TEXT_MAX bytes of it: *n bytes
+ * copied into b. False when there is more (a rider sends all it has). */
+static bool rider_input(struct pg_client *r, uint8_t *b, size_t *n)
 {
 	struct evbuffer *in = bufferevent_get_input(r->bev);
 	size_t avail = evbuffer_get_length(in);
-	struct pgc_limits lim = { .max_packet_size = r->cfg->global.max_packet_size };
-	struct pgc_header h;
-	if (avail < PGC_HEADER_LEN + 1 || avail > PGC_HEADER_LEN + BATCH_TEXT_MAX ||
-	    pg_evbuf_peek_header(in, &lim, &h) <= 0 || h.type != 'Q')
+	if (avail < PGC_HEADER_LEN + 1 || avail > PGC_HEADER_LEN + BATCH_TEXT_MAX)
 		return false;
-	if ((size_t)h.len + 1 != avail)
-		return false; /* incomplete, or more behind it */
-	char text[BATCH_TEXT_MAX];
-	struct evbuffer_ptr pos;
-	evbuffer_ptr_set(in, &pos, PGC_HEADER_LEN, EVBUFFER_PTR_SET);
-	ev_ssize_t got = evbuffer_copyout_from(in, &pos, text, avail - PGC_HEADER_LEN);
-	if (got <= 0 || text[got - 1] != '\0')
-		return false; /* not NUL-terminated: the relay reports it */
+	if (evbuffer_copyout(in, b, avail) != (ev_ssize_t)avail)
+		return false;
+	*n = avail;
+	return true;
+}
+
+/* One simple Query, whole and alone: its text, NUL-terminated. */
+static const char *rider_simple(const uint8_t *b, size_t n, const struct pgc_limits *lim)
+{
+	struct pgc_msg m;
+	if (pgc_frame_next(b, n, lim, &m) != (ssize_t)n || m.type != 'Q' || m.body_len == 0 ||
+	    m.body[m.body_len - 1] != '\0')
+		return NULL; /* incomplete, more behind it, or not NUL-terminated (the relay reports it) */
+	return (const char *)m.body;
+}
+
+/* One extended-protocol request of the one shape that may ride:
+ * [Parse ""] Bind [Describe] Execute Sync, all of it and nothing after.
+ * Its statement's text in *text, or its named statement in *ps, which
+ * must be prepared on s already: nothing is prepared on a server while
+ * others' statements are queued on it (pg_batch.h). */
+static bool rider_extended(struct pg_client *r, struct server *s, const uint8_t *b, size_t n,
+			   const struct pgc_limits *lim, const char **text, struct pg_pstmt **ps)
+{
+	enum pg_ext_step st = PG_EXT_START;
+	const char *bound = NULL;
+	*text = NULL;
+	*ps = NULL;
+	for (size_t off = 0; off < n;) {
+		struct pgc_msg m;
+		ssize_t got = pgc_frame_next(b + off, n - off, lim, &m);
+		if (got <= 0)
+			return false;
+		off += (size_t)got;
+		struct pgc_reader rd;
+		pgc_reader_init(&rd, m.body, m.body_len);
+		switch (m.type) {
+		case 'P': {
+			struct pg_parse_body pb;
+			if (st != PG_EXT_START || pg_parse_body_split(m.body, m.body_len, &pb) < 0 || pb.name[0])
+				return false;
+			*text = pb.query;
+			st = PG_EXT_PARSED;
+			break;
+		}
+		case 'B': {
+			const char *portal = pgc_read_cstr(&rd);
+			bound = pgc_read_cstr(&rd);
+			if (rd.bad || portal[0] || (st != PG_EXT_START && st != PG_EXT_PARSED))
+				return false;
+			if (bound[0]) {
+				if (st == PG_EXT_PARSED || !(*ps = strmap_get(&r->prepared, bound)) ||
+				    !pg_stmt_cache_touch(&s->stmts, (*ps)->srvname))
+					return false;
+			} else if (st != PG_EXT_PARSED) {
+				return false; /* the unnamed statement of another request */
+			}
+			st = PG_EXT_BOUND;
+			break;
+		}
+		case 'D': {
+			uint8_t what = pgc_read_u8(&rd);
+			const char *name = pgc_read_cstr(&rd);
+			if (rd.bad || st != PG_EXT_BOUND || (what == 'P' ? name[0] != '\0' : strcmp(name, bound) != 0))
+				return false;
+			st = PG_EXT_DESCRIBED;
+			break;
+		}
+		case 'E': {
+			const char *portal = pgc_read_cstr(&rd);
+			if (rd.bad || portal[0] || (st != PG_EXT_BOUND && st != PG_EXT_DESCRIBED))
+				return false;
+			st = PG_EXT_EXECUTED;
+			break;
+		}
+		case 'S':
+			return st == PG_EXT_EXECUTED && off == n;
+		default:
+			return false;
+		}
+	}
+	return false; /* no Sync yet */
+}
+
+/* Is r's buffered input exactly one request that may ride behind
+ * others on s? Sets *key to its statistics key. */
+static bool rider_request(struct pg_client *r, struct server *s, uint64_t *key)
+{
+	uint8_t b[PGC_HEADER_LEN + BATCH_TEXT_MAX];
+	size_t n;
+	if (!rider_input(r, b, &n))
+		return false;
+	struct pgc_limits lim = { .max_packet_size = r->cfg->global.max_packet_size };
+	const char *text = rider_simple(b, n, &lim);
+	struct pg_pstmt *ps = NULL;
+	if (!text && !rider_extended(r, s, b, n, &lim, &text, &ps))
+		return false;
+	if (ps) {
+		*key = pg_pooled_named_key(r, ps);
+		return pg_batch_pstmt_ok(r, ps) && quick(r, *key);
+	}
 	size_t tl = strlen(text);
-	struct pg_sql_scan sc;
-	pg_sql_scan(text, tl, &sc);
-	if (!pg_batch_text_ok(r, text, tl, &sc))
+	if (!pg_batch_query_ok(r, text, tl))
 		return false;
 	bool primary = r->route ? r->cl->nodes[r->route_node].is_primary : true;
 	*key = query_stats_enter(&r->w->stats.qs, QN_PG, text, tl, r->pool->addr.text, primary);
 	return quick(r, *key);
+}
+
+/* Is c's request in flight one that others may queue behind: one Query,
+ * or one extended-protocol request up to its Sync, batchable? */
+static bool one_request(const struct pg_client *c)
+{
+	const struct pg_op *tail = pg_opq_tail(&c->opq);
+	if (!c->batchable || c->outstanding != 1 || c->c2s_left != 0 || !tail)
+		return false;
+	return tail->kind == PG_OP_QUERY ? c->opq.len == 1 : tail->kind == PG_OP_SYNC;
 }
 
 /* May one more statement be queued on s? Its linked client (or the
@@ -80,9 +227,7 @@ static bool accepts(const struct server *s, int depth)
 	if (s->link_ops != &pg_relay_link_ops)
 		return false;
 	struct pg_client *h = s->link;
-	const struct pg_op *op = pg_opq_head(&h->opq);
-	return h->state == CL_ACTIVE && h->batchable && h->opq.len == 1 && op && op->kind == PG_OP_QUERY &&
-	       h->outstanding == 1 && h->c2s_left == 0 && !h->pinned && !h->route_wrote && !h->lsn_wait &&
+	return h->state == CL_ACTIVE && one_request(h) && !h->pinned && !h->route_wrote && !h->lsn_wait &&
 	       !h->discard_wait && h->bev &&
 	       (s->n_riders > 0 || evbuffer_get_length(bufferevent_get_input(h->bev)) == 0) &&
 	       /* a client slow to read its answer holds up the server */
@@ -100,20 +245,21 @@ bool pg_batch_ride(struct pool_waiter *wt, struct server *s)
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) + BATCH_TEXT_MAX >= PG_RELAY_HIGH)
 		return false;
 	uint64_t key;
-	if (!rider_request(r, &key))
+	if (!rider_request(r, s, &key))
 		return false;
 	pool_cancel_wait(r->pool, &r->waiter);
 	evtimer_del(r->timer);
 	stats_observe_wait(r->w, STATS_PROTO_PG, worker_now_ms(r->w) - r->wait_start_ms);
 	r->server = s;
-	r->batch_key = key;
-	/* Sent as the relay sends any Query (counted, timed, in its queue);
-	 * it fits in the server's output whole (checked above). */
+	r->batch_key = key; /* a named statement's is found by its name */
+	/* Sent as the relay sends any request (counted, timed, in its
+	 * queue); it fits in the server's output whole (checked above). */
 	pg_pooled_c2s(r);
+	r->batch_key = 0;
 	if (r->state == CL_CLOSED)
 		return true;
-	if (r->opq.len != 1 || r->c2s_left != 0 || r->outstanding != 1) {
-		/* Cannot happen for a lone read Query; never leave it half-sent. */
+	if (!one_request(r) || evbuffer_get_length(bufferevent_get_input(r->bev)) != 0) {
+		/* Cannot happen for a lone read; never leave it half-sent. */
 		r->server = NULL;
 		pg_client_close(r, "08P01", "internal error queuing a statement on a server");
 		return true;

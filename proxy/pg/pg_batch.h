@@ -5,8 +5,12 @@
  * When every server of a pool is busy and clients wait, the client that
  * gets the next server may take others along: the waiting clients whose
  * request is one simple Query of one read statement (SELECT …, as the
- * router classifies it, nothing that pins, no transaction control) are
- * sent in the same write, behind it. The server answers them in order;
+ * router classifies it, nothing that pins, no transaction control), or
+ * the extended protocol's [Parse of the unnamed statement] Bind
+ * [Describe] Execute Sync of one such statement, are sent in the same
+ * write, behind it. A named statement must be prepared on that server
+ * already: nothing is prepared (nor evicted) on a server while others'
+ * statements are queued on it. The server answers them in order;
  * at each ReadyForQuery 'I' the server passes to the next client of the
  * batch (pg_batch_pass_on), and back to the pool after the last. One
  * write and one wake-up of the backend then serve several transactions,
@@ -39,10 +43,21 @@
 
 #include "pool/pg_server.h"
 #include "proxy/pg/pg_client.h"
+#include "proxy/pg/pg_prepared.h"
 #include "proxy/pg/pg_sql.h"
 
 /* May a Query with this text (tl bytes, scanned into sc) go in a batch? */
 bool pg_batch_text_ok(const struct pg_client *c, const char *text, size_t tl, const struct pg_sql_scan *sc);
+/* The same for a statement's text (scanned here). */
+bool pg_batch_query_ok(const struct pg_client *c, const char *text, size_t tl);
+/* ... and for one of c's named statements (the verdict kept in ps). */
+bool pg_batch_pstmt_ok(const struct pg_client *c, struct pg_pstmt *ps);
+
+/* c sends an extended-protocol message of this type (or 'F', 'C', …):
+ * follow the request's shape (pg_client.ext_step); `read` says whether
+ * a Parse or Bind names a statement that may be queued. At Sync, the
+ * request is batchable when it was [Parse ""] Bind [Describe] Execute. */
+void pg_batch_ext_step(struct pg_client *c, uint8_t type, bool read);
 
 /* c just sent its Query to c->server: take waiting clients along. */
 void pg_batch_fill(struct pg_client *c);

@@ -51,6 +51,16 @@ enum client_state { CLIENT_STATES(CLIENT_STATE_ENUM) };
 
 const char *client_state_name(enum client_state st);
 
+/* pg_client.ext_step: the messages of an extended-protocol request so far. */
+enum pg_ext_step {
+	PG_EXT_START,     /* nothing since the last Sync or Query */
+	PG_EXT_PARSED,    /* Parse of the unnamed statement, a read */
+	PG_EXT_BOUND,     /* Bind of a read statement */
+	PG_EXT_DESCRIBED, /* ... and Describe */
+	PG_EXT_EXECUTED,  /* ... and Execute: a Sync now ends a batchable request */
+	PG_EXT_OTHER,     /* anything else: not batchable until the next Sync */
+};
+
 /* Why a client accepted is to be refused once it sends its startup packet. */
 enum pg_refusal {
 	PG_REFUSE_NONE,
@@ -160,6 +170,12 @@ struct pg_client {
 	bool batchable;
 	bool batch_cancel;
 	uint64_t batch_key;
+	/* How far the extended-protocol request being sent matches the one
+	 * shape that may lead a batch: [Parse ""] Bind [Describe] Execute
+	 * Sync of a single read (enum pg_ext_step); and whether the unnamed
+	 * statement last parsed is such a read. */
+	uint8_t ext_step;
+	bool unnamed_batchable;
 	char addr[56];                /* "[v6 address]:port" fits */
 };
 

@@ -37,6 +37,11 @@ struct pg_op *pg_opq_push(struct pg_opq *q, enum pg_op_kind kind)
 
 struct pg_op *pg_opq_head(struct pg_opq *q) { return q->len ? &q->ops[q->head] : NULL; }
 
+const struct pg_op *pg_opq_tail(const struct pg_opq *q)
+{
+	return q->len ? &q->ops[(q->head + q->len - 1) % q->cap] : NULL;
+}
+
 void pg_opq_pop(struct pg_opq *q)
 {
 	if (!q->len)

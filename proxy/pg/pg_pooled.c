@@ -75,7 +75,7 @@ static void qs_query(struct pg_client *c, const char *text, size_t len)
 
 /* The key of a client's named statement: found by its server-side name
  * (a hash of its text), so the text is normalized once per worker. */
-static uint64_t qs_named(struct pg_client *c, const struct pg_pstmt *ps)
+uint64_t pg_pooled_named_key(struct pg_client *c, const struct pg_pstmt *ps)
 {
 	uint64_t id = 0;
 	for (const char *p = ps->srvname + 3; *p && p < ps->srvname + 3 + 16; p++)
@@ -243,10 +243,20 @@ static enum step client_parse(struct pg_client *c, const struct pgc_msg *m)
 		evbuffer_add(bufferevent_get_output(c->server->bev), m->body - 5, m->body_len + 5);
 		if (!pg_opq_push(&c->opq, PG_OP_PARSE))
 			goto oom;
-		c->qs_unnamed = query_stats_enter(&c->w->stats.qs, QN_PG, pb.query, strlen(pb.query), qs_node(c),
-						  qs_primary(c));
+		size_t ql = strlen(pb.query);
+		if (c->batch_key) { /* normalized already, to queue it (pg_batch.c) */
+			c->qs_unnamed = c->batch_key;
+			c->batch_key = 0;
+			c->unnamed_batchable = true;
+		} else {
+			c->qs_unnamed = query_stats_enter(&c->w->stats.qs, QN_PG, pb.query, ql, qs_node(c),
+							  qs_primary(c));
+			c->unnamed_batchable = c->cl->settings.pipeline_depth > 1 && pg_batch_query_ok(c, pb.query, ql);
+		}
+		pg_batch_ext_step(c, 'P', c->unnamed_batchable);
 		return STEP_MORE;
 	}
+	pg_batch_ext_step(c, 'P', false);
 	struct pg_sql_scan sc;
 	pg_sql_scan(pb.query, strlen(pb.query), &sc);
 	if (sc.flags & PG_SQL_PIN) {
@@ -288,8 +298,13 @@ static enum step client_named(struct pg_client *c, const struct pgc_msg *m, size
 		pg_client_close(c, "53200", "out of memory");
 		return STEP_CLOSED;
 	}
-	if (kind == PG_OP_BIND)
-		c->qs_bound = ps ? qs_named(c, ps) : name[0] ? 0 : c->qs_unnamed;
+	if (kind == PG_OP_BIND) {
+		c->qs_bound = ps ? pg_pooled_named_key(c, ps) : name[0] ? 0 : c->qs_unnamed;
+		bool read = ps ? pg_batch_pstmt_ok(c, ps) : !name[0] && c->unnamed_batchable;
+		pg_batch_ext_step(c, 'B', read);
+	} else {
+		pg_batch_ext_step(c, 'D', true);
+	}
 	if (ps)
 		send_renamed(out, m->type, m->body, m->body_len, name_off, strlen(name), ps->srvname);
 	else
@@ -311,6 +326,7 @@ static enum step client_close_msg(struct pg_client *c, const struct pgc_msg *m)
 		pg_client_close(c, "08P01", "invalid Close message");
 		return STEP_CLOSED;
 	}
+	pg_batch_ext_step(c, 'C', false);
 	if (what == 'S' && name[0]) {
 		/* Only the client's name goes; the server's statement may serve
 		 * other clients and stays (until evicted or reset). */
@@ -456,6 +472,7 @@ void pg_pooled_c2s(struct pg_client *c)
 				return;
 			c->queries++;
 			c->w->counters[STATS_PROTO_PG].queries++;
+			c->ext_step = PG_EXT_START;
 			if (!client_query(c, total))
 				continue;
 			kind = PG_OP_QUERY;
@@ -463,14 +480,17 @@ void pg_pooled_c2s(struct pg_client *c)
 			break;
 		case 'S':
 			kind = PG_OP_SYNC;
+			pg_batch_ext_step(c, 'S', true);
 			pg_client_request_begins(c, worker_now_ms(c->w));
 			break;
 		case 'F':
+			pg_batch_ext_step(c, 'F', false);
 			kind = PG_OP_FUNC;
 			pg_client_request_begins(c, worker_now_ms(c->w));
 			break;
 		case 'E':
 			kind = PG_OP_EXECUTE;
+			pg_batch_ext_step(c, 'E', true);
 			qs_execute(c);
 			break;
 		case 'P':
@@ -518,6 +538,7 @@ void pg_pooled_c2s(struct pg_client *c)
 		}
 		default:
 			/* Flush, CopyData/Done/Fail: no reply of their own. */
+			pg_batch_ext_step(c, h.type, false);
 			c->c2s_left = total;
 			continue;
 		}

@@ -7,6 +7,7 @@
 #define SWITCHYARD_PG_POOLED_H
 
 #include "proxy/pg/pg_client.h"
+#include "proxy/pg/pg_prepared.h"
 
 /* Client bytes while CL_ACTIVE in a pooled mode. */
 void pg_pooled_c2s(struct pg_client *c);
@@ -18,5 +19,8 @@ void pg_pooled_s2c(struct pg_client *c);
  * prepared on a server when first used). True when handled (or closed);
  * the Parse's SQL is then checked by the server at first use. */
 bool pg_pooled_answer_locally(struct pg_client *c);
+
+/* The query statistics key of one of c's named statements. */
+uint64_t pg_pooled_named_key(struct pg_client *c, const struct pg_pstmt *ps);
 
 #endif

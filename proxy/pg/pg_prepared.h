@@ -24,6 +24,9 @@ struct pg_pstmt {
 	/* Routing: classified once, at the first Bind that needs it. */
 	bool classified;
 	struct route_stmt route;
+	/* Server pipelining (pg_batch.h): 0 not looked at yet, 1 a single
+	 * read that may be queued behind others, 2 not. */
+	uint8_t batch_verdict;
 };
 
 /* The parts of a Parse body, as slices of it. */

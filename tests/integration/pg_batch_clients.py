@@ -6,10 +6,14 @@ clients. Run with /usr/bin/python3 ($PY). Every check is printed as
 
 for run_checks in lib.sh; other lines are information.
 
-  isolation --port P [--clients 40] [--rounds 120]
+  isolation --port P [--clients 40] [--rounds 120] [--protocol simple]
       many clients, each with its own values and a third each with
       TimeZone UTC, Asia/Tokyo or the default: every answer must be the
-      client's own (value, row count, TimeZone), with no error.
+      client's own (value, row count, TimeZone), with no error. Protocol
+      simple: psycopg2 (simple Query); extended: psycopg 3 with
+      parameters bound by the server (Parse/Bind/Describe/Execute/Sync of
+      the unnamed statement); prepared: psycopg 3 with
+      prepare_threshold = 0 (named statements, Bind/Execute).
   queue --port P --direct-port D
       pool_size = 1, pipeline_depth = 4: statements queued behind a
       running one; a cancel of a queued client and of the running one
@@ -17,6 +21,13 @@ for run_checks in lib.sh; other lines are information.
       others get their own answers); clients leaving while queued or
       running (the others get theirs); the server's backend terminated
       with clients queued (each gets an error, new sessions work).
+  queue_ext --port P
+      pool_size = 1: raw-protocol clients' extended requests ([Parse]
+      Bind Describe Execute Sync) queued behind a running Query: each
+      gets its own answer, every message of it in order; one that leaves
+      while queued leaves the others' answers intact; a request of
+      another shape (Parse of a named statement) is not queued but still
+      answered.
 """
 
 import argparse
@@ -26,6 +37,7 @@ import sys
 import threading
 import time
 
+import psycopg
 import psycopg2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,6 +69,15 @@ def connect(port, app="sy_batch"):
     return c
 
 
+def connect3(port, prepared, app="sy_batch"):
+    """psycopg 3: the server binds the parameters (extended protocol);
+    prepared: named statements from the first execution."""
+    c = psycopg.connect(host="127.0.0.1", port=port, user="app", password="app", dbname="app",
+                        connect_timeout=10, application_name=app, autocommit=True)
+    c.prepare_threshold = 0 if prepared else None
+    return c
+
+
 def one(conn, sql, args=None):
     cur = conn.cursor()
     cur.execute(sql, args)
@@ -73,13 +94,16 @@ def cmd_isolation(a):
     lock = threading.Lock()
     start = threading.Barrier(a.clients)
 
+    simple = a.protocol == "simple"
+    db_error = psycopg2.Error if simple else psycopg.Error
+
     def client(i):
         w = e = n = 0
         try:
-            c = connect(a.port)
+            c = connect(a.port) if simple else connect3(a.port, a.protocol == "prepared")
             zone = zones[i % 3]
             if zone:
-                c.cursor().execute("SET TimeZone = %s", (zone,))
+                c.cursor().execute("SET TimeZone = '%s'" % zone)
             else:
                 zone = one(c, "SHOW TimeZone")
             start.wait(30)
@@ -101,11 +125,12 @@ def cmd_isolation(a):
                             with lock:
                                 if len(samples) < 5:
                                     samples.append("client %d TimeZone %s, wants %s" % (i, tz, zone))
-                except psycopg2.Error as ex:
+                except db_error as ex:
                     e += 1
+                    code = ex.pgcode if simple else ex.sqlstate
                     with lock:
                         if len(samples) < 5:
-                            samples.append("client %d: %s %s" % (i, ex.pgcode, clean(ex)))
+                            samples.append("client %d: %s %s" % (i, code, clean(ex)))
             c.close()
         except Exception as ex:  # noqa: BLE001
             e += 1
@@ -124,9 +149,10 @@ def cmd_isolation(a):
     for s in samples:
         info(s)
     per = a.rounds + (a.rounds + 4) // 5
-    check("isolation: every statement answered", a.clients * per, answered[0])
-    check("isolation: every answer is the client's own (values, row count, TimeZone)", 0, wrong[0])
-    check("isolation: no client saw an error", 0, errors[0])
+    what = "isolation (%s)" % a.protocol
+    check(what + ": every statement answered", a.clients * per, answered[0])
+    check(what + ": every answer is the client's own (values, row count, TimeZone)", 0, wrong[0])
+    check(what + ": no client saw an error", 0, errors[0])
 
 
 # ------------------------------------------------------------------ queue
@@ -271,15 +297,90 @@ def cmd_queue(a):
     check("nothing of the batches still runs on the server", 0, left)
 
 
+# ------------------------------------------------------------------ queue_ext
+def ext_request(sql, params, name="", parse=True):
+    """Parse (of statement `name`, "" the unnamed one; parse=False: none),
+    Bind, Describe portal, Execute, Sync: what libpq's PQsendQueryParams
+    (or, without Parse, PQsendQueryPrepared) sends, in one write."""
+    stmt = name.encode()
+    out = b""
+    if parse:
+        out += msg(b"P", stmt + b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0))
+    vals = b"".join(struct.pack("!i", len(v)) + v for v in params)
+    out += msg(b"B", b"\0" + stmt + b"\0" + struct.pack("!H", 0) + struct.pack("!H", len(params)) + vals +
+               struct.pack("!H", 0))
+    return out + msg(b"D", b"P\0") + msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S")
+
+
+def read_answer(p):
+    """(message types as a string, rows, SQLSTATE or None) up to ReadyForQuery."""
+    types, rows, code = "", [], None
+    while True:
+        t, body = p.read_msg()
+        if t is None:
+            return types + "<closed>", rows, code
+        types += t.decode()
+        if t == b"D":
+            (ln,) = struct.unpack("!i", body[2:6])
+            rows.append(body[6:6 + ln].decode())
+        elif t == b"E":
+            code = error_fields(body).get("C", "?")
+        elif t == b"Z":
+            return types, rows, code
+
+
+def cmd_queue_ext(a):
+    sql = "SELECT $1::text AS who"
+    warm = raw_client(a.port)
+    # The shapes must be known as quick before they may queue: 20 calls each.
+    for _ in range(20):
+        warm.send(msg(b"Q", b"SELECT pg_sleep(0)\0"))
+        read_result(warm)
+        warm.send(ext_request(sql, [b"w"]))
+        read_answer(warm)
+    # A named statement, prepared on the only server: a Bind of it by a
+    # queued client needs no Parse there (its shape made quick too).
+    warm.send(ext_request(sql, [b"w"], name="who"))
+    check("named statement prepared through the proxy", "12TDCZ", read_answer(warm)[0])
+    for _ in range(20):
+        warm.send(ext_request(sql, [b"w"], name="who", parse=False))
+        read_answer(warm)
+
+    x, r8, r9, r10, r11 = (raw_client(a.port) for _ in range(5))
+    r9.send(ext_request(sql, [b"r9"], name="who"))
+    check("a second session's Parse of the same statement", ("12TDCZ", ["r9"], None), read_answer(r9))
+    x.send(msg(b"Q", b"SELECT pg_sleep(0.6)\0"))
+    time.sleep(0.15)
+    r8.send(ext_request(sql, [b"r8"]))
+    time.sleep(0.05)
+    r10.send(ext_request(sql, [b"r10"]))
+    time.sleep(0.05)
+    r9.send(ext_request(sql, [b"r9"], name="who", parse=False))
+    time.sleep(0.05)
+    # A Parse of a named statement: not a shape that queues; answered after.
+    r11.send(ext_request(sql, [b"r11"], name="mine"))
+    time.sleep(0.05)
+    r10.close()  # queued: leaves before its turn
+    check("the running Query: its own answer", "([('',)], None)", str(read_result(x)))
+    check("queued extended request: its own answer, every message in order", ("12TDCZ", ["r8"], None),
+          read_answer(r8))
+    check("queued Bind of a named statement, behind one that left: its own answer", ("2TDCZ", ["r9"], None),
+          read_answer(r9))
+    check("a named Parse after them: answered", ("12TDCZ", ["r11"], None), read_answer(r11))
+    r8.send(ext_request(sql, [b"again"]))
+    check("a queued client goes on", ("12TDCZ", ["again"], None), read_answer(r8))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["isolation", "queue"])
+    ap.add_argument("cmd", choices=["isolation", "queue", "queue_ext"])
+    ap.add_argument("--protocol", choices=["simple", "extended", "prepared"], default="simple")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--direct-port", type=int)
     ap.add_argument("--clients", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=120)
     a = ap.parse_args()
-    {"isolation": cmd_isolation, "queue": cmd_queue}[a.cmd](a)
+    {"isolation": cmd_isolation, "queue": cmd_queue, "queue_ext": cmd_queue_ext}[a.cmd](a)
 
 
 if __name__ == "__main__":

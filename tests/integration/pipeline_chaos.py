@@ -1,5 +1,6 @@
 """pipeline_chaos.py — test_pipeline_chaos.sh's load: for SECONDS, 40
-psycopg2 and 30 PyMySQL clients through the proxy (ports PGPORT, MYPORT)
+psycopg2, 20 psycopg 3 (extended protocol: half with unnamed statements,
+half with named ones) and 30 PyMySQL clients through the proxy (ports PGPORT, MYPORT)
 each asking for its own values, mixed with long sleeps (some over
 query_timeout), transactions, cancels, errors, raw clients that send a
 statement and vanish, and a backend terminated every 2 s (monitor login
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 
+import psycopg
 import psycopg2
 import pymysql
 
@@ -21,19 +23,22 @@ from pgwire import PG, msg  # noqa: E402
 
 PGPORT, MYPORT, DIRECT, SECONDS = (int(x) for x in sys.argv[1:5])
 end = time.time() + SECONDS
-stats = {"pg_ok":0, "pg_err":0, "my_ok":0, "my_err":0, "wrong":0, "raw":0}
+stats = {"pg_ok":0, "pg_err":0, "pg3_ok":0, "pg3_err":0, "my_ok":0, "my_err":0, "wrong":0, "raw":0}
 lock = threading.Lock()
 def bump(k):
     with lock: stats[k]+=1
 def pgc():
     c = psycopg2.connect(host="127.0.0.1", port=PGPORT, user="app", password="app", dbname="app", application_name="chaos"); c.autocommit=True; return c
+def pg3c(prepared):
+    c = psycopg.connect(host="127.0.0.1", port=PGPORT, user="app", password="app", dbname="app", application_name="chaos", autocommit=True)
+    c.prepare_threshold = 0 if prepared else None; return c
 def myc():
     return pymysql.connect(host="127.0.0.1", port=MYPORT, user="app", password="app", database="shop", autocommit=True, read_timeout=10)
-def pg_worker(i):
+def pg_worker(i, connect, ok, err):
     c = None
     while time.time() < end:
         try:
-            if c is None: c = pgc()
+            if c is None: c = connect()
             r = random.random()
             cur = c.cursor()
             if r < 0.05: cur.execute("SELECT pg_sleep(%s)", (random.choice([0, 0, 0.3, 3]),)); cur.fetchall()
@@ -44,9 +49,9 @@ def pg_worker(i):
                 cur.execute("SELECT %s::int, count(*) FROM generate_series(1, %s)", (i, i % 7 + 1))
                 row = cur.fetchone()
                 if row != (i, i % 7 + 1): bump("wrong")
-            bump("pg_ok")
+            bump(ok)
         except Exception:
-            bump("pg_err")
+            bump(err)
             try: c.close()
             except Exception: pass
             c = None
@@ -83,7 +88,7 @@ def killer():
     while time.time() < end:
         time.sleep(2)
         cur = mon.cursor(); cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename='app' AND application_name <> 'x' AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1")
-ts = [threading.Thread(target=pg_worker, args=(i,)) for i in range(40)] + [threading.Thread(target=my_worker, args=(i,)) for i in range(30)] + [threading.Thread(target=raw_leaver) for _ in range(3)] + [threading.Thread(target=killer)]
+ts = [threading.Thread(target=pg_worker, args=(i, pgc, "pg_ok", "pg_err")) for i in range(40)] + [threading.Thread(target=pg_worker, args=(100 + i, lambda p=i % 2 == 1: pg3c(p), "pg3_ok", "pg3_err")) for i in range(20)] + [threading.Thread(target=my_worker, args=(i,)) for i in range(30)] + [threading.Thread(target=raw_leaver) for _ in range(3)] + [threading.Thread(target=killer)]
 for t in ts: t.start()
 for t in ts: t.join()
 print("# " + str(stats))
@@ -95,5 +100,6 @@ def check(label, expected, actual):
 
 check("chaos: no answer was another client's", 0, stats["wrong"])
 check("chaos: PostgreSQL clients got answers", True, stats["pg_ok"] > 200)
+check("chaos: PostgreSQL extended-protocol clients got answers", True, stats["pg3_ok"] > 100)
 check("chaos: MySQL clients got answers", True, stats["my_ok"] > 200)
 check("chaos: raw clients came and went", True, stats["raw"] > 10)

@@ -8,6 +8,10 @@
 #    with TimeZone UTC, Asia/Tokyo or the default: every answer (values,
 #    row count, TimeZone) is the client's own, no error, and statements
 #    were queued (the counter grew);
+#  - the extended protocol: the same isolation check with psycopg 3,
+#    parameters bound by the server (unnamed statements) and with
+#    prepare_threshold = 0 (named statements), statements queued; pgbench
+#    -S -M extended and -M prepared: zero failed transactions, queued;
 #  - pgbench: -S (queued) and TPC-B (transactions: never queued, never
 #    queued behind) at once over pool_size = 4: zero failed transactions,
 #    the TPC-B sums agree, statements were queued, and the proxy never
@@ -21,7 +25,11 @@
 #    others queued, is answered with 57014 at once and the others get
 #    their own answers; clients leaving while queued or running leave
 #    the others' answers intact; the backend terminated with clients
-#    queued: each gets an error within 1 s, new sessions work.
+#    queued: each gets an error within 1 s, new sessions work; raw
+#    extended-protocol requests (unnamed, and a Bind of a named statement
+#    the server has) queued behind a Query get their own answers, every
+#    message in order, one leaving while queued; a named Parse is not
+#    queued and is answered.
 . "$(dirname "$0")/lib.sh"
 ASSERT_CONTINUE=1
 
@@ -73,6 +81,29 @@ n=$(pipelined_after 0)
 [ "$n" -gt 0 ] 2>/dev/null && _ok "isolation: $n statements were queued behind others" ||
 	fail "isolation: no statement was queued (switchyard_pipelined_total $n)"
 assert_eq 0 "$(broken_batches)" "isolation: no broken batch in the proxy log"
+assert_ok proxy_alive
+stop_proxy 5
+
+# ---------------------------------------------------------------- extended protocol
+note "isolation with the extended protocol, pipeline_depth = 8"
+cfg=$SY_TMP/iso-ext.ini
+write_config "$cfg" pool_mode=transaction pool_size=4 workers=2 cluster.pipeline_depth=8
+start_proxy "$cfg"
+n=0
+for proto in extended prepared; do
+	run_checks timeout 240 "$PY" "$DRV" isolation --port "$PROXY_PORT" --clients 40 --rounds 100 --protocol $proto
+	n2=$(pipelined_after "$n")
+	[ "$n2" -gt "$n" ] 2>/dev/null && _ok "isolation ($proto): $((n2 - n)) statements were queued behind others" ||
+		fail "isolation ($proto): no statement was queued (switchyard_pipelined_total $n2)"
+	n=$n2
+	out=$(bench -S -M $proto -c 16 -j 2 -T 3 2>&1) || true
+	assert_contains "$out" "number of failed transactions: 0 (0.000%)" "pgbench -S -M $proto: zero failed transactions"
+	n2=$(pipelined_after "$n")
+	[ "$n2" -gt "$n" ] 2>/dev/null && _ok "pgbench -M $proto: $((n2 - n)) statements were queued behind others" ||
+		fail "pgbench -M $proto: no statement was queued (switchyard_pipelined_total $n2)"
+	n=$n2
+done
+assert_eq 0 "$(broken_batches)" "extended protocol: no broken batch in the proxy log"
 assert_ok proxy_alive
 stop_proxy 5
 
@@ -142,6 +173,10 @@ run_checks timeout 120 "$PY" "$DRV" queue --port "$PROXY_PORT" --direct-port "$P
 n=$(pipelined_after 6)
 [ "$n" -gt 6 ] 2>/dev/null && _ok "queue: $n statements were queued behind others" ||
 	fail "queue: fewer statements queued than the scenarios need ($n)"
+run_checks timeout 120 "$PY" "$DRV" queue_ext --port "$PROXY_PORT"
+n2=$(pipelined_after $((n + 2)))
+[ "$n2" -ge $((n + 3)) ] 2>/dev/null && _ok "queue_ext: the 3 extended requests were queued ($((n2 - n)))" ||
+	fail "queue_ext: fewer than 3 extended requests queued ($n -> $n2)"
 assert_eq 0 "$(broken_batches)" "queue: no broken batch in the proxy log"
 assert_ok proxy_alive
 stop_proxy 5

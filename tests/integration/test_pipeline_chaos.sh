@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Server pipelining under churn: one proxy with a PostgreSQL and a MySQL
 # cluster, pool_size = 4 each, pipeline_depth = 8, query_timeout = 2s; for
-# 20 s pipeline_chaos.py runs 70 clients asking for their own values among
+# 20 s pipeline_chaos.py runs 90 clients (PostgreSQL simple and extended
+# protocol, MySQL) asking for their own values among
 # sleeps past query_timeout, transactions, cancels, errors, clients that
 # vanish mid-statement and a PostgreSQL backend terminated every 2 s. No
 # client may ever get another's answer; statements were queued on both
