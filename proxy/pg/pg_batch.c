@@ -112,6 +112,24 @@ static const char *rider_simple(const uint8_t *b, size_t n, const struct pgc_lim
 	return (const char *)m.body;
 }
 
+/* Is the Parse of srvname on s possibly still unanswered? The linked
+ * client's may be (a hidden Parse before its Bind): if it failed, a Bind
+ * queued behind it would find no statement. A departed client's answer
+ * is dropped unread, so behind one nothing named is queued. */
+static bool parse_unsure(const struct server *s, const char *srvname)
+{
+	if (s->link == s)
+		return true;
+	const struct pg_client *h = s->link;
+	const struct pg_opq *q = &h->opq;
+	for (size_t i = 0; i < q->len; i++) {
+		const struct pg_op *op = &q->ops[(q->head + i) % q->cap];
+		if ((op->kind == PG_OP_PARSE || op->kind == PG_OP_PARSE_HIDDEN) && strcmp(op->srvname, srvname) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* One extended-protocol request of the one shape that may ride:
  * [Parse ""] Bind [Describe] Execute Sync, all of it and nothing after.
  * Its statement's text in *text, or its named statement in *ps, which
@@ -148,7 +166,7 @@ static bool rider_extended(struct pg_client *r, struct server *s, const uint8_t 
 				return false;
 			if (bound[0]) {
 				if (st == PG_EXT_PARSED || !(*ps = strmap_get(&r->prepared, bound)) ||
-				    !pg_stmt_cache_touch(&s->stmts, (*ps)->srvname))
+				    !pg_stmt_cache_touch(&s->stmts, (*ps)->srvname) || parse_unsure(s, (*ps)->srvname))
 					return false;
 			} else if (st != PG_EXT_PARSED) {
 				return false; /* the unnamed statement of another request */
