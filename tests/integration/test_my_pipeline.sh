@@ -12,7 +12,7 @@
 #    errors (read/write: only the deadlocks sysbench retries), statements
 #    were queued, no broken batch in the log;
 #  - pipeline_busy_servers: 6 sysbench threads over pool_size = 8 queue
-#    nothing with the default (the pool never fills) and do queue with
+#    next to nothing (≤ 1 %) with the default and over 10 % with
 #    pipeline_busy_servers = 2, with zero errors; 6 isolation clients
 #    there each get only their own answers;
 #  - queue (pool_size = 1, workers = 1, depth 4, pipeline_max_query_time
@@ -104,17 +104,25 @@ my_write_config "$SY_TMP/busy0.ini" pool_size=8 workers=1 cluster="pipeline_dept
 start_proxy "$SY_TMP/busy0.ini"
 sb_run "$SY_TMP/busy0.out" oltp_point_select 6 3
 sb_ok "$SY_TMP/busy0.out" "busy 0: oltp_point_select"
+sb_queries() { sed -n 's/^ *queries: *\([0-9]*\).*/\1/p' "$1"; }
+q=$(sb_queries "$SY_TMP/busy0.out")
 sleep 1.2
-assert_eq 0 "$(pipelined)" "busy 0: 6 threads over pool_size = 8 queue nothing (the pool never fills)"
+# The pool fills only for a moment, if ever (a server still being handed
+# back while clients arrive, on a loaded machine): next to nothing queues.
+n=$(pipelined)
+[ -n "$q" ] && [ "${n:-x}" -le $((q / 100)) ] 2>/dev/null &&
+	_ok "busy 0: 6 threads over pool_size = 8 queue next to nothing ($n of $q)" ||
+	fail "busy 0: 6 threads over pool_size = 8 queued ${n:-none} of ${q:-?} queries (at most 1 % expected)"
 stop_proxy 5
 my_write_config "$SY_TMP/busy2.ini" pool_size=8 workers=1 cluster="pipeline_depth = 4" \
 	cluster="pipeline_busy_servers = 2"
 start_proxy "$SY_TMP/busy2.ini"
 sb_run "$SY_TMP/busy2.out" oltp_point_select 6 3
 sb_ok "$SY_TMP/busy2.out" "busy 2: oltp_point_select"
-n=$(pipelined_after 0)
-[ "$n" -gt 0 ] 2>/dev/null && _ok "busy 2: $n statements were queued with servers idle" ||
-	fail "busy 2: no statement was queued (switchyard_pipelined_total $n)"
+q=$(sb_queries "$SY_TMP/busy2.out")
+n=$(pipelined_after $((${q:-0} / 10)))
+[ -n "$q" ] && [ "$n" -gt $((q / 10)) ] 2>/dev/null && _ok "busy 2: $n of $q statements were queued with servers idle" ||
+	fail "busy 2: ${n:-none} of ${q:-?} statements queued (more than 10 % expected)"
 run_checks timeout 240 "$PY" "$DRV" isolation --port "$PROXY_PORT" --clients 6 --rounds 200
 n2=$(pipelined_after "$n")
 [ "$n2" -gt "$n" ] 2>/dev/null && _ok "busy 2: isolation clients' statements were queued ($((n2 - n)))" ||

@@ -16,8 +16,8 @@
 #    queued behind) at once over pool_size = 4: zero failed transactions,
 #    the TPC-B sums agree, statements were queued, and the proxy never
 #    logged a broken batch;
-#  - pipeline_busy_servers: 6 pgbench clients over pool_size = 8 queue
-#    nothing with the default (the pool never fills) and do queue with
+#  - pipeline_busy_servers: 6 pgbench clients over pool_size = 8 queue next to
+#    nothing (≤ 1 %) with the default and over 10 % with
 #    pipeline_busy_servers = 2, with zero failed transactions; 6 isolation
 #    clients there each get only their own answers;
 #  - queue (pool_size = 1, workers = 1, depth 4, pipeline_max_query_time
@@ -143,8 +143,14 @@ write_config "$cfg" pool_mode=transaction pool_size=8 workers=1 cluster.pipeline
 start_proxy "$cfg"
 out=$(bench -S -c 6 -j 2 -T 3 2>&1) || true
 assert_contains "$out" "number of failed transactions: 0 (0.000%)" "busy 0: pgbench -S, zero failed transactions"
+tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
 sleep 1.2
-assert_eq 0 "$(pipelined)" "busy 0: 6 clients over pool_size = 8 queue nothing (the pool never fills)"
+# The pool fills only for a moment, if ever (a server still being handed
+# back while clients arrive, on a loaded machine): next to nothing queues.
+n=$(pipelined)
+[ -n "$tx" ] && [ "${n:-x}" -le $((tx / 100)) ] 2>/dev/null &&
+	_ok "busy 0: 6 clients over pool_size = 8 queue next to nothing ($n of $tx)" ||
+	fail "busy 0: 6 clients over pool_size = 8 queued ${n:-none} of ${tx:-?} transactions (at most 1 % expected)"
 stop_proxy 5
 cfg=$SY_TMP/busy2.ini
 write_config "$cfg" pool_mode=transaction pool_size=8 workers=1 cluster.pipeline_depth=4 \
@@ -152,9 +158,10 @@ write_config "$cfg" pool_mode=transaction pool_size=8 workers=1 cluster.pipeline
 start_proxy "$cfg"
 out=$(bench -S -c 6 -j 2 -T 3 2>&1) || true
 assert_contains "$out" "number of failed transactions: 0 (0.000%)" "busy 2: pgbench -S, zero failed transactions"
-n=$(pipelined_after 0)
-[ "$n" -gt 0 ] 2>/dev/null && _ok "busy 2: $n statements were queued with servers idle" ||
-	fail "busy 2: no statement was queued (switchyard_pipelined_total $n)"
+tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+n=$(pipelined_after $((${tx:-0} / 10)))
+[ -n "$tx" ] && [ "$n" -gt $((tx / 10)) ] 2>/dev/null && _ok "busy 2: $n of $tx statements were queued with servers idle" ||
+	fail "busy 2: ${n:-none} of ${tx:-?} statements queued (more than 10 % expected)"
 run_checks timeout 240 "$PY" "$DRV" isolation --port "$PROXY_PORT" --clients 6 --rounds 200
 n2=$(pipelined_after "$n")
 [ "$n2" -gt "$n" ] 2>/dev/null && _ok "busy 2: isolation clients' statements were queued ($((n2 - n)))" ||
