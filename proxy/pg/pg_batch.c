@@ -208,8 +208,9 @@ static bool rider_request(struct pg_client *r, struct server *s, uint64_t *key)
 		return false;
 	struct pgc_limits lim = { .max_packet_size = r->cfg->global.max_packet_size };
 	const char *text = rider_simple(b, n, &lim);
+	bool simple = text != NULL;
 	struct pg_pstmt *ps = NULL;
-	if (!text && !rider_extended(r, s, b, n, &lim, &text, &ps))
+	if (!simple && !rider_extended(r, s, b, n, &lim, &text, &ps))
 		return false;
 	if (ps) {
 		*key = pg_pooled_named_key(r, ps);
@@ -218,8 +219,12 @@ static bool rider_request(struct pg_client *r, struct server *s, uint64_t *key)
 	size_t tl = strlen(text);
 	if (!pg_batch_query_ok(r, text, tl))
 		return false;
-	bool primary = r->route ? r->cl->nodes[r->route_node].is_primary : true;
-	*key = query_stats_enter(&r->w->stats.qs, QN_PG, text, tl, r->pool->addr.text, primary);
+	if (simple) {
+		bool primary = r->route ? r->cl->nodes[r->route_node].is_primary : true;
+		*key = query_stats_enter(&r->w->stats.qs, QN_PG, text, tl, r->pool->addr.text, primary);
+	} else {
+		*key = pg_pooled_unnamed_key(r, text, tl);
+	}
 	return quick(r, *key);
 }
 

@@ -87,6 +87,16 @@ uint64_t pg_pooled_named_key(struct pg_client *c, const struct pg_pstmt *ps)
 					qs_primary(c));
 }
 
+/* The key of an unnamed statement's text. Drivers send the same
+ * parameterized text again and again (one Parse per query with
+ * PQsendQueryParams): found by a hash of the text itself, it is
+ * normalized once per worker rather than at every Parse. */
+uint64_t pg_pooled_unnamed_key(struct pg_client *c, const char *text, size_t len)
+{
+	return query_stats_enter_cached(&c->w->stats.qs, qn_fnv(QN_FNV_INIT, text, len), QN_PG, text, len,
+					qs_node(c), qs_primary(c));
+}
+
 /* An Execute: a call of the last Bind's statement. */
 static void qs_execute(struct pg_client *c)
 {
@@ -249,8 +259,7 @@ static enum step client_parse(struct pg_client *c, const struct pgc_msg *m)
 			c->batch_key = 0;
 			c->unnamed_batchable = true;
 		} else {
-			c->qs_unnamed = query_stats_enter(&c->w->stats.qs, QN_PG, pb.query, ql, qs_node(c),
-							  qs_primary(c));
+			c->qs_unnamed = pg_pooled_unnamed_key(c, pb.query, ql);
 			c->unnamed_batchable = c->cl->settings.pipeline_depth > 1 && pg_batch_query_ok(c, pb.query, ql);
 		}
 		pg_batch_ext_step(c, 'P', c->unnamed_batchable);

@@ -20,6 +20,8 @@ void pg_pooled_s2c(struct pg_client *c);
  * the Parse's SQL is then checked by the server at first use. */
 bool pg_pooled_answer_locally(struct pg_client *c);
 
+/* The query statistics key of an unnamed statement's text (len bytes). */
+uint64_t pg_pooled_unnamed_key(struct pg_client *c, const char *text, size_t len);
 /* The query statistics key of one of c's named statements. */
 uint64_t pg_pooled_named_key(struct pg_client *c, const struct pg_pstmt *ps);
 
