@@ -45,11 +45,8 @@ bool pg_batch_pstmt_ok(const struct pg_client *c, struct pg_pstmt *ps)
 	if (c->cl->settings.pipeline_depth <= 1)
 		return false;
 	if (ps->batch_verdict == 0) {
-		struct pg_parse_body pb;
-		bool ok = ps->parse_len >= PGC_HEADER_LEN &&
-			  pg_parse_body_split(ps->parse_msg + PGC_HEADER_LEN, ps->parse_len - PGC_HEADER_LEN, &pb) == 0 &&
-			  pg_batch_query_ok(c, pb.query, strlen(pb.query));
-		ps->batch_verdict = ok ? 1 : 2;
+		const char *text = pg_pstmt_query(ps);
+		ps->batch_verdict = pg_batch_query_ok(c, text, strlen(text)) ? 1 : 2;
 	}
 	return ps->batch_verdict == 1;
 }
@@ -121,9 +118,8 @@ static bool parse_unsure(const struct server *s, const char *srvname)
 	if (s->link == s)
 		return true;
 	const struct pg_client *h = s->link;
-	const struct pg_opq *q = &h->opq;
-	for (size_t i = 0; i < q->len; i++) {
-		const struct pg_op *op = &q->ops[(q->head + i) % q->cap];
+	for (size_t i = 0; i < h->opq.len; i++) {
+		const struct pg_op *op = pg_opq_at(&h->opq, i);
 		if ((op->kind == PG_OP_PARSE || op->kind == PG_OP_PARSE_HIDDEN) && strcmp(op->srvname, srvname) == 0)
 			return true;
 	}
@@ -213,8 +209,10 @@ static bool rider_request(struct pg_client *r, struct server *s, uint64_t *key)
 	if (!simple && !rider_extended(r, s, b, n, &lim, &text, &ps))
 		return false;
 	if (ps) {
+		if (!pg_batch_pstmt_ok(r, ps))
+			return false;
 		*key = pg_pooled_named_key(r, ps);
-		return pg_batch_pstmt_ok(r, ps) && quick(r, *key);
+		return quick(r, *key);
 	}
 	size_t tl = strlen(text);
 	if (!pg_batch_query_ok(r, text, tl))

@@ -37,10 +37,9 @@ struct pg_op *pg_opq_push(struct pg_opq *q, enum pg_op_kind kind)
 
 struct pg_op *pg_opq_head(struct pg_opq *q) { return q->len ? &q->ops[q->head] : NULL; }
 
-const struct pg_op *pg_opq_tail(const struct pg_opq *q)
-{
-	return q->len ? &q->ops[(q->head + q->len - 1) % q->cap] : NULL;
-}
+const struct pg_op *pg_opq_at(const struct pg_opq *q, size_t i) { return &q->ops[(q->head + i) % q->cap]; }
+
+const struct pg_op *pg_opq_tail(const struct pg_opq *q) { return q->len ? pg_opq_at(q, q->len - 1) : NULL; }
 
 void pg_opq_pop(struct pg_opq *q)
 {

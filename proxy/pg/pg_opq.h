@@ -49,6 +49,8 @@ void pg_opq_free(struct pg_opq *q);
 /* Append; returns the new op (zeroed but for kind) or NULL on failure. */
 struct pg_op *pg_opq_push(struct pg_opq *q, enum pg_op_kind kind);
 struct pg_op *pg_opq_head(struct pg_opq *q);
+/* The i-th request in flight (0: the head); i < q->len. */
+const struct pg_op *pg_opq_at(const struct pg_opq *q, size_t i);
 /* The request sent last, NULL when empty. */
 const struct pg_op *pg_opq_tail(const struct pg_opq *q);
 /* Remove the head, freeing what it owns. */

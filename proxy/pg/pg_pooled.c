@@ -80,11 +80,8 @@ uint64_t pg_pooled_named_key(struct pg_client *c, const struct pg_pstmt *ps)
 	uint64_t id = 0;
 	for (const char *p = ps->srvname + 3; *p && p < ps->srvname + 3 + 16; p++)
 		id = id << 4 | (uint64_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
-	struct pg_parse_body pb;
-	if (ps->parse_len < 5 || pg_parse_body_split(ps->parse_msg + 5, ps->parse_len - 5, &pb) < 0)
-		return 0;
-	return query_stats_enter_cached(&c->w->stats.qs, id, QN_PG, pb.query, strlen(pb.query), qs_node(c),
-					qs_primary(c));
+	const char *text = pg_pstmt_query(ps);
+	return query_stats_enter_cached(&c->w->stats.qs, id, QN_PG, text, strlen(text), qs_node(c), qs_primary(c));
 }
 
 /* The key of an unnamed statement's text. Drivers send the same

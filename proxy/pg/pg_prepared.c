@@ -86,6 +86,12 @@ struct pg_pstmt *pg_prepared_add(struct strmap *reg, const struct pg_parse_body 
 	return p;
 }
 
+const char *pg_pstmt_query(const struct pg_pstmt *ps)
+{
+	/* pg_prepared_add built the message: header, srvname, query, types. */
+	return (const char *)ps->parse_msg + PGC_HEADER_LEN + strlen(ps->srvname) + 1;
+}
+
 void pg_prepared_remove(struct strmap *reg, const char *name)
 {
 	pstmt_free(strmap_del(reg, name));

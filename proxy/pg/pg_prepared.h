@@ -44,6 +44,8 @@ int pg_parse_body_split(const uint8_t *body, size_t len, struct pg_parse_body *o
  * entry (owned by the map) or NULL on allocation failure. */
 struct pg_pstmt *pg_prepared_add(struct strmap *reg, const struct pg_parse_body *pb);
 void pg_prepared_remove(struct strmap *reg, const char *name);
+/* A statement's query text (NUL-terminated, inside its Parse message). */
+const char *pg_pstmt_query(const struct pg_pstmt *ps);
 void pg_prepared_clear(struct strmap *reg);
 
 #endif

@@ -126,7 +126,7 @@ static const char *request_sql(struct pg_client *c, char *buf, size_t *len, cons
 		struct pg_pstmt *ps = strmap_get(&c->prepared, name);
 		if (!ps)
 			return NULL; /* unnamed or unknown: the server will say */
-		const char *text = (const char *)ps->parse_msg + PGC_HEADER_LEN + strlen(ps->srvname) + 1;
+		const char *text = pg_pstmt_query(ps);
 		*len = strlen(text);
 		if (!ps->classified) {
 			route_classify(text, *len, ROUTE_DIALECT_PG, &c->cl->settings.write_functions, &ps->route);
