@@ -37,6 +37,12 @@
 #                                  (PGUSER, PGPASSWORD, PGDATABASE override user app/app, db app)
 #   assert_eq EXP ACT [MSG]  assert_ne  assert_contains HAY NEEDLE [MSG]
 #   assert_not_contains  assert_match STR REGEX [MSG]  assert_ok CMD...  assert_fails CMD...
+#   assert_share N TOTAL le|gt PERCENT MSG
+#                                  N is at most / more than PERCENT % of TOTAL
+#   pipelined PROTO / pipelined_after PROTO N
+#                                  switchyard_pipelined_total{protocol=PROTO} (postgres,
+#                                  mysql) from /metrics; the same once above N (the
+#                                  figures are up to 1 s old): the last value read
 #   run_checks CMD...              run a driver (txn_clients.py, pg_pin_clients.py); its
 #                                  CHECK<TAB>label<TAB>expected<TAB>actual lines are assertions
 #   fail MSG  note MSG  on_exit CMD
@@ -129,6 +135,27 @@ assert_fails() { # CMD... must exit non-zero
 	out=$("$@" 2>&1) || rc=$?
 	[ "$rc" -ne 0 ] || { fail "command should have failed: $*"$'\n'"$out"; return 0; }
 	_ok "fails as expected: $*"
+}
+assert_share() { # N TOTAL le|gt PERCENT MSG
+	local limit=$((${2:-0} * $4 / 100)) word=more
+	[ "$3" = le ] && word="at most"
+	if [ -n "$2" ] && [ "$1" -"$3" "$limit" ] 2>/dev/null; then _ok "$5 ($1 of $2)"; else
+		fail "$5: ${1:-none} of ${2:-?} ($word than $4 % expected)"
+	fi
+}
+
+pipelined() { # PROTO
+	curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/metrics" |
+		awk -v k="switchyard_pipelined_total{protocol=\"$1\"}" '$1 == k { print $2 }'
+}
+pipelined_after() { # PROTO N
+	local v i
+	for i in $(seq 1 30); do
+		v=$(pipelined "$1")
+		[ -n "$v" ] && [ "$v" -gt "$2" ] && break
+		sleep 0.2
+	done
+	echo "${v:-none}"
 }
 
 run_checks() { # CMD... — a driver printing CHECK<TAB>label<TAB>expected<TAB>actual lines; each becomes an assertion

@@ -26,19 +26,6 @@
 ASSERT_CONTINUE=1
 
 DRV=$HERE/my_batch_clients.py
-pipelined() {
-	curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/metrics" |
-		awk '$1 == "switchyard_pipelined_total{protocol=\"mysql\"}" { print $2 }'
-}
-pipelined_after() { # N: the counter once /metrics caught up (up to 1 s old)
-	local v i
-	for i in $(seq 1 30); do
-		v=$(pipelined)
-		[ -n "$v" ] && [ "$v" -gt "$1" ] && break
-		sleep 0.2
-	done
-	echo "${v:-none}"
-}
 broken_batches() { grep -cE "left a transaction open|internal error queuing|would run inside another" "$PROXY_LOG" || true; }
 SB=(sysbench --db-driver=mysql --mysql-host=127.0.0.1 --mysql-user=app --mysql-password=app --mysql-db=shop
 	--tables=2 --table-size=2000 --db-ps-mode=disable)
@@ -64,7 +51,7 @@ start_proxy "$SY_TMP/off.ini"
 sb_run "$SY_TMP/off.out" oltp_point_select 16 3
 sb_ok "$SY_TMP/off.out" "off: oltp_point_select"
 sleep 1.2
-assert_eq 0 "$(pipelined)" "off: nothing queued behind another client's statement"
+assert_eq 0 "$(pipelined mysql)" "off: nothing queued behind another client's statement"
 assert_ok proxy_alive
 stop_proxy 5
 
@@ -73,7 +60,7 @@ note "isolation, pipeline_depth = 8"
 my_write_config "$SY_TMP/iso.ini" pool_size=4 workers=2 cluster="pipeline_depth = 8"
 start_proxy "$SY_TMP/iso.ini"
 run_checks timeout 240 "$PY" "$DRV" isolation --port "$PROXY_PORT" --clients 40 --rounds 120
-n=$(pipelined_after 0)
+n=$(pipelined_after mysql 0)
 [ "$n" -gt 0 ] 2>/dev/null && _ok "isolation: $n statements were queued behind others" ||
 	fail "isolation: no statement was queued (switchyard_pipelined_total $n)"
 assert_eq 0 "$(broken_batches)" "isolation: no broken batch in the proxy log"
@@ -91,7 +78,7 @@ sb_run "$SY_TMP/rw.out" oltp_read_write 8 6
 wait "$ro" || true
 sb_ok "$SY_TMP/ro.out" "oltp_point_select"
 sb_ok "$SY_TMP/rw.out" "oltp_read_write" rw
-n=$(pipelined_after 0)
+n=$(pipelined_after mysql 0)
 [ "$n" -gt 0 ] 2>/dev/null && _ok "sysbench: $n statements were queued behind others" ||
 	fail "sysbench: no statement was queued (switchyard_pipelined_total $n)"
 assert_eq 0 "$(broken_batches)" "sysbench: no broken batch in the proxy log"
@@ -109,10 +96,7 @@ q=$(sb_queries "$SY_TMP/busy0.out")
 sleep 1.2
 # The pool fills only for a moment, if ever (a server still being handed
 # back while clients arrive, on a loaded machine): next to nothing queues.
-n=$(pipelined)
-[ -n "$q" ] && [ "${n:-x}" -le $((q / 100)) ] 2>/dev/null &&
-	_ok "busy 0: 6 threads over pool_size = 8 queue next to nothing ($n of $q)" ||
-	fail "busy 0: 6 threads over pool_size = 8 queued ${n:-none} of ${q:-?} queries (at most 1 % expected)"
+assert_share "$(pipelined mysql)" "$q" le 1 "busy 0: 6 threads over pool_size = 8 queue next to nothing"
 stop_proxy 5
 my_write_config "$SY_TMP/busy2.ini" pool_size=8 workers=1 cluster="pipeline_depth = 4" \
 	cluster="pipeline_busy_servers = 2"
@@ -120,11 +104,10 @@ start_proxy "$SY_TMP/busy2.ini"
 sb_run "$SY_TMP/busy2.out" oltp_point_select 6 3
 sb_ok "$SY_TMP/busy2.out" "busy 2: oltp_point_select"
 q=$(sb_queries "$SY_TMP/busy2.out")
-n=$(pipelined_after $((${q:-0} / 10)))
-[ -n "$q" ] && [ "$n" -gt $((q / 10)) ] 2>/dev/null && _ok "busy 2: $n of $q statements were queued with servers idle" ||
-	fail "busy 2: ${n:-none} of ${q:-?} statements queued (more than 10 % expected)"
+n=$(pipelined_after mysql $((${q:-0} / 10)))
+assert_share "$n" "$q" gt 10 "busy 2: statements queued with servers idle"
 run_checks timeout 240 "$PY" "$DRV" isolation --port "$PROXY_PORT" --clients 6 --rounds 200
-n2=$(pipelined_after "$n")
+n2=$(pipelined_after mysql "$n")
 [ "$n2" -gt "$n" ] 2>/dev/null && _ok "busy 2: isolation clients' statements were queued ($((n2 - n)))" ||
 	fail "busy 2: none of the isolation clients' statements was queued ($n2)"
 assert_eq 0 "$(broken_batches)" "busy 2: no broken batch in the proxy log"
@@ -137,7 +120,7 @@ my_write_config "$SY_TMP/queue.ini" pool_size=1 workers=1 cluster="pipeline_dept
 	cluster="pipeline_max_query_time = 5s" cluster="query_wait_timeout = 30s"
 start_proxy "$SY_TMP/queue.ini"
 run_checks timeout 120 "$PY" "$DRV" queue --port "$PROXY_PORT" --direct-port "$MY_PRIMARY_PORT"
-n=$(pipelined_after 6)
+n=$(pipelined_after mysql 6)
 [ "$n" -gt 6 ] 2>/dev/null && _ok "queue: $n statements were queued behind others" ||
 	fail "queue: fewer statements queued than the scenarios need ($n)"
 assert_eq 0 "$(broken_batches)" "queue: no broken batch in the proxy log"

@@ -33,9 +33,8 @@ monitor_password = monitor
 start_proxy "$cfg"
 run_checks timeout 120 "$PY" "$HERE/pipeline_chaos.py" "$PROXY_PORT" "$MYPORT" "$PG_PRIMARY_PORT" 20
 sleep 1.2
-m=$(curl -s -f --max-time 5 "http://127.0.0.1:$STATS_PORT/metrics")
 for proto in postgres mysql; do
-	n=$(awk -v k="switchyard_pipelined_total{protocol=\"$proto\"}" '$1 == k { print $2 }' <<<"$m")
+	n=$(pipelined $proto)
 	[ "${n:-0}" -gt 0 ] 2>/dev/null && _ok "$proto: $n statements were queued behind others" ||
 		fail "$proto: no statement was queued (${n:-none})"
 done
