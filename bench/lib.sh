@@ -15,6 +15,8 @@
 #                             CPU and peak RSS around it; sets R_* (see there)
 #   bench_header              the machine/commit/versions lines
 #   proxy_log_problems LABEL LOG   the most frequent error/warning lines of a log
+#   haproxy_tcp_config FILE PORT ADDR [THREADS]
+#                             HAProxy in TCP mode on 127.0.0.1:PORT in front of ADDR
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # R_* and the like are read by the scripts that source this
 
@@ -135,6 +137,27 @@ pgbench_init() { # SCALE: pgbench -i directly on the primary
 }
 
 # ------------------------------------------------------------------ helpers
+haproxy_tcp_config() { # FILE PORT ADDR [THREADS]: the peer that parses and pools nothing
+	cat >"$1" <<EOF
+# written by bench/$BENCH_NAME
+global
+    maxconn 4096
+    nbthread ${4:-1}
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+frontend front
+    bind 127.0.0.1:$2
+    default_backend primary
+
+backend primary
+    server primary $3
+EOF
+}
 port_listening() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 TAKEN=" "
 free_port() {
@@ -297,25 +320,7 @@ EOF
 		;;
 	haproxy)
 		port=$(free_port)
-		cat >"$dir/haproxy.cfg" <<EOF
-# written by bench/$BENCH_NAME
-global
-    maxconn 4096
-    nbthread $HAPROXY_THREADS
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-
-frontend pg
-    bind 127.0.0.1:$port
-    default_backend primary
-
-backend primary
-    server primary $PG_ADDR
-EOF
+		haproxy_tcp_config "$dir/haproxy.cfg" "$port" "$PG_ADDR" "$HAPROXY_THREADS"
 		$PROXY_LAUNCH haproxy -db -f "$dir/haproxy.cfg" >>"$dir/proxy.log" 2>&1 &
 		pid=$!
 		;;

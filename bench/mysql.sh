@@ -121,25 +121,7 @@ EOF
 		;;
 	haproxy)
 		port=$(free_port)
-		cat >"$dir/haproxy.cfg" <<EOF
-# written by bench/mysql.sh
-global
-    maxconn 4096
-    nbthread $HAPROXY_THREADS
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-
-frontend my
-    bind 127.0.0.1:$port
-    default_backend primary
-
-backend primary
-    server primary $MY_ADDR
-EOF
+		haproxy_tcp_config "$dir/haproxy.cfg" "$port" "$MY_ADDR" "$HAPROXY_THREADS"
 		$PROXY_LAUNCH haproxy -db -f "$dir/haproxy.cfg" >>"$dir/proxy.log" 2>&1 &
 		pid=$!
 		;;
